@@ -1,0 +1,30 @@
+"""Train LLM routers from biased production logs, as scikit-learn estimators.
+
+Propensities, doubly robust counterfactual utilities and regret-minimising
+policies (Tsiourvas, Sun and Perakis, arXiv:2505.16037).
+"""
+
+from ._feedback import FEEDBACK_FIELDS, check_feedback, feedback_from_frame, make_feedback
+from ._propensity import PropensityModel, overlap_diagnostics
+from ._router import RegretRouter
+from ._utility import DoublyRobustUtility, clear_utility_cache
+from .exceptions import OverlapWarning, SmallArmWarning
+from .pipeline import Pipeline, make_pipeline
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "FEEDBACK_FIELDS",
+    "DoublyRobustUtility",
+    "OverlapWarning",
+    "Pipeline",
+    "PropensityModel",
+    "RegretRouter",
+    "SmallArmWarning",
+    "check_feedback",
+    "clear_utility_cache",
+    "feedback_from_frame",
+    "make_feedback",
+    "make_pipeline",
+    "overlap_diagnostics",
+]

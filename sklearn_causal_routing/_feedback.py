@@ -1,0 +1,326 @@
+"""Logged feedback as one 1-D structured array.
+
+A routing log has, per request, the model that answered (the *action*), the
+graded outcome (*quality*), the *cost* of the call and, when the old routing rule
+recorded it, the *propensity* with which it picked that model. Packing those into
+one 1-D structured array (the pattern of scikit-survival's ``Surv``) lets
+scikit-learn's ``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and joblib
+carry the target around as they would any ``y``.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["FEEDBACK_FIELDS", "check_feedback", "feedback_from_frame", "make_feedback"]
+
+#: The fields every feedback array has, in order.
+FEEDBACK_FIELDS = ("action", "quality", "cost", "propensity")
+
+_FACTORY_CALL = "make_feedback(t, y, cost=cost, propensity=None)"
+
+
+def _as_1d(values, name, n=None):
+    arr = np.asarray(values)
+    if arr.ndim == 0 and n is not None:
+        arr = np.full(n, arr.item())
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D with one entry per logged request; got an array of "
+            f"shape {arr.shape}."
+        )
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but t has {n}; every logged request "
+            "needs exactly one value."
+        )
+    return arr
+
+
+def _as_finite_float(values, name, n):
+    arr = _as_1d(values, name, n)
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be numeric; got values of dtype {arr.dtype} ({exc})."
+        ) from None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN or infinite value(s) (first at "
+            f"row {first}: {arr[first]}). Drop or impute those rows before "
+            f"building the feedback with {_FACTORY_CALL}."
+        )
+    return arr
+
+
+def _action_array(t):
+    t = _as_1d(t, "t")
+    if t.shape[0] == 0:
+        raise ValueError(
+            "t is empty: the feedback needs at least one logged request; got 0 rows."
+        )
+    if t.dtype.kind == "b":
+        raise TypeError(
+            "t must hold model labels (strings such as 'gpt-4o' or integers); got "
+            "booleans."
+        )
+    if t.dtype.kind in "iu":
+        return t.astype(np.int64)
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
+            raise TypeError(
+                "t must hold model labels (strings or integers); got non-integer "
+                f"floats such as {t[~(t == np.round(t))][:1]}."
+            )
+        return t.astype(np.int64)
+    if t.dtype.kind in "OUS":
+        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in t])
+        if missing.any():
+            raise ValueError(
+                f"t contains {int(missing.sum())} missing model label(s) (first at row "
+                f"{int(np.flatnonzero(missing)[0])}); every logged request needs the "
+                "model that served it."
+            )
+        if all(isinstance(v, numbers.Integral) for v in t):
+            return t.astype(np.int64)
+        return t.astype(str)
+    raise TypeError(
+        f"t must hold model labels (strings or integers); got dtype {t.dtype}."
+    )
+
+
+def make_feedback(t, y, *, cost=None, propensity=None):
+    """Pack logged routing feedback into one structured array.
+
+    Parameters
+    ----------
+    t : array-like of shape (n_samples,)
+        The model that served each request (str names or int ids).
+    y : array-like of shape (n_samples,)
+        The graded outcome (quality) of each request; higher is better.
+    cost : array-like of shape (n_samples,) or float, default=None
+        The cost of each call. ``None`` means cost is not tracked (all zeros).
+    propensity : array-like of shape (n_samples,), default=None
+        The probability with which the logging rule picked ``t[i]`` for request
+        ``i``, when the gateway recorded it; values in (0, 1]. ``None`` means
+        unknown (stored as NaN): the propensities are then estimated.
+
+    Returns
+    -------
+    feedback : ndarray of shape (n_samples,)
+        Structured array with fields ``action``, ``quality``, ``cost`` and
+        ``propensity``; use it as ``y`` in ``fit(X, feedback)``.
+
+    See Also
+    --------
+    feedback_from_frame : Build the same array from a pandas DataFrame.
+    check_feedback : Validate a feedback array.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing import make_feedback
+    >>> fb = make_feedback(["small", "large", "small"], [0.0, 1.0, 1.0],
+    ...                    cost=[0.1, 2.0, 0.1])
+    >>> fb.dtype.names
+    ('action', 'quality', 'cost', 'propensity')
+    >>> fb["action"]
+    array(['small', 'large', 'small'], dtype='<U5')
+    >>> fb["propensity"]
+    array([nan, nan, nan])
+    """
+    action = _action_array(t)
+    n = action.shape[0]
+    quality = _as_finite_float(y, "y (quality)", n)
+    cost = np.zeros(n) if cost is None else _as_finite_float(cost, "cost", n)
+    if propensity is None:
+        prop = np.full(n, np.nan)
+    else:
+        prop = _as_1d(propensity, "propensity", n).astype(np.float64)
+        _check_propensity_values(prop)
+    dtype = [
+        ("action", action.dtype),
+        ("quality", np.float64),
+        ("cost", np.float64),
+        ("propensity", np.float64),
+    ]
+    out = np.empty(n, dtype=dtype)
+    out["action"] = action
+    out["quality"] = quality
+    out["cost"] = cost
+    out["propensity"] = prop
+    return out
+
+
+def _check_propensity_values(prop):
+    known = ~np.isnan(prop)
+    if known.any() and not known.all():
+        raise ValueError(
+            f"propensity is missing (NaN) for {int((~known).sum())} of {prop.size} "
+            "rows; give it for every row or for none (propensity=None) so that it is "
+            "estimated."
+        )
+    bad = known & ~((prop > 0) & (prop <= 1))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            "propensity must lie in (0, 1]: it is the probability that the logging "
+            f"rule picked the served model. Got {int(bad.sum())} value(s) outside, "
+            f"first {prop[first]} at row {first}. A zero propensity means the model "
+            "could never have been logged there, so its outcome cannot be reweighted."
+        )
+
+
+def feedback_from_frame(df, *, action="model", quality="quality", cost=None, propensity=None):
+    """Build a feedback array from the named columns of a DataFrame.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per logged request.
+    action : str, default="model"
+        Column with the model that served each request.
+    quality : str, default="quality"
+        Column with the graded outcome.
+    cost : str, default=None
+        Column with the cost of each call; ``None`` means no cost column.
+    propensity : str, default=None
+        Column with the logged probability of the served model, if recorded.
+
+    Returns
+    -------
+    feedback : ndarray of shape (n_samples,)
+        As returned by :func:`make_feedback`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_causal_routing import feedback_from_frame
+    >>> logs = pd.DataFrame({"model": ["a", "b"], "grade": [1.0, 0.0],
+    ...                      "usd": [0.01, 0.002]})
+    >>> fb = feedback_from_frame(logs, quality="grade", cost="usd")
+    >>> fb["cost"]
+    array([0.01 , 0.002])
+    """
+    columns = {"action": action, "quality": quality, "cost": cost, "propensity": propensity}
+    missing = [f"{k}={v!r}" for k, v in columns.items() if v is not None and v not in df.columns]
+    if missing:
+        raise KeyError(
+            f"feedback_from_frame: column(s) {', '.join(missing)} not found in the "
+            f"DataFrame; it has columns {list(df.columns)}. Name the columns, e.g. "
+            "feedback_from_frame(df, action='model', quality='grade', cost='usd')."
+        )
+    get = lambda name: None if name is None else df[name].to_numpy()  # noqa: E731
+    return make_feedback(
+        get(action), get(quality), cost=get(cost), propensity=get(propensity)
+    )
+
+
+def check_feedback(y, *, name="y"):
+    """Validate a feedback array and return it.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        A structured array as built by :func:`make_feedback`.
+    name : str, default="y"
+        How the argument is called in the caller, for error messages.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        The same array, checked.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` is not a structured array with the feedback fields.
+    ValueError
+        If it is empty, not 1-D, or holds NaN / infinite outcomes or invalid
+        propensities.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing import check_feedback, make_feedback
+    >>> check_feedback(make_feedback([0, 1], [1.0, 0.5])).shape
+    (2,)
+    >>> try:
+    ...     check_feedback([0.3, 0.5])
+    ... except TypeError as exc:
+    ...     print(str(exc)[:40])
+    y must be the logged feedback, a structu
+    """
+    fields = getattr(getattr(y, "dtype", None), "names", None)
+    if fields is None:
+        received = type(y).__name__
+        if hasattr(y, "dtype"):
+            received += f" of dtype {y.dtype}"
+        raise TypeError(
+            f"{name} must be the logged feedback, a structured array with fields "
+            f"{FEEDBACK_FIELDS}; got {received}. Build it with {_FACTORY_CALL}, or "
+            "pass the served models and outcomes separately: fit(X, t, y, cost=cost)."
+        )
+    missing = [f for f in FEEDBACK_FIELDS if f not in fields]
+    if missing:
+        raise TypeError(
+            f"{name} is a structured array but lacks the field(s) {missing}; it has "
+            f"{fields}. Build it with {_FACTORY_CALL}."
+        )
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D; got shape {y.shape}.")
+    if y.shape[0] == 0:
+        raise ValueError(f"{name} is empty: got 0 logged requests.")
+    for field in ("quality", "cost"):
+        values = y[field]
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"{name}['{field}'] contains {int((~np.isfinite(values)).sum())} NaN "
+                f"or infinite value(s); rebuild it with {_FACTORY_CALL}, which names "
+                "the rows."
+            )
+    _check_propensity_values(np.asarray(y["propensity"], dtype=np.float64))
+    return y
+
+
+def _resolve_feedback(y, quality=None, cost=None, propensity=None, *, caller="fit"):
+    """Accept ``fit(X, feedback)`` and ``fit(X, t, y, cost=...)`` alike."""
+    if quality is None:
+        if cost is not None or propensity is not None:
+            raise TypeError(
+                f"{caller}: cost= and propensity= go with the separate form "
+                f"{caller}(X, t, y, cost=cost, propensity=p); with a feedback array "
+                "they are already inside it."
+            )
+        return check_feedback(y)
+    if getattr(getattr(y, "dtype", None), "names", None) is not None:
+        raise TypeError(
+            f"{caller}: got a feedback array and a separate quality; pass either "
+            f"{caller}(X, feedback) or {caller}(X, t, y, cost=cost)."
+        )
+    return make_feedback(y, quality, cost=cost, propensity=propensity)
+
+
+def _check_same_length(X, y, name="y"):
+    n_x = X.shape[0]
+    if n_x != y.shape[0]:
+        raise ValueError(
+            f"X has {n_x} rows but the feedback {name} has {y.shape[0]} entries; they "
+            "must match, one logged request per row."
+        )
+
+
+def _encode_actions(actions, classes, *, name="y['action']"):
+    """Map model labels to column indices of ``classes``; unknown labels raise."""
+    idx = np.searchsorted(classes, actions)
+    idx = np.clip(idx, 0, len(classes) - 1)
+    unknown = classes[idx] != actions
+    if np.any(unknown):
+        labels = np.unique(np.asarray(actions)[unknown])
+        raise ValueError(
+            f"{name} contains model label(s) {labels[:5].tolist()} that were not in "
+            f"the logs used for fitting; known models (classes_) are "
+            f"{classes.tolist()}."
+        )
+    return idx

@@ -1,0 +1,528 @@
+"""DoublyRobustUtility: counterfactual utility of every model for every logged query."""
+
+import warnings
+from collections import OrderedDict
+from numbers import Integral, Real
+
+import joblib
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.utils.validation import check_is_fitted
+
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
+from ._propensity import (
+    PropensityModel,
+    _check_enough_models,
+    _seed,
+    _warn_poor_overlap,
+    overlap_diagnostics,
+)
+from .exceptions import SmallArmWarning
+
+__all__ = ["DoublyRobustUtility"]
+
+#: Fewest rows of a model in a training fold for its outcome model to be fitted.
+MIN_ROWS_PER_MODEL = 5
+
+
+def _default_outcome_model():
+    # Ridge with its penalty chosen by efficient leave-one-out: fast (closed form),
+    # well behaved on dense sentence embeddings, and never wildly extrapolating.
+    return RidgeCV(alphas=np.logspace(-2, 3, 6))
+
+
+def _check_clip(clip):
+    if clip is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in clip)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "clip must be None or a pair of percentiles (low, high) with "
+            f"0 <= low < high <= 100, e.g. clip=(5, 95); got {clip!r}."
+        ) from None
+    if not (0 <= lo < hi <= 100):
+        raise ValueError(
+            "clip must be a pair of percentiles (low, high) with 0 <= low < high <= "
+            f"100, e.g. clip=(5, 95); got {clip!r}."
+        )
+    return lo, hi
+
+
+class DoublyRobustUtility(TransformerMixin, BaseEstimator):
+    """Counterfactual utility of every model for every logged query.
+
+    From logs in which each query was answered by one model, chosen by a biased
+    rule, estimate what *every* model would have scored on it. For query ``i``
+    and model ``t`` the doubly robust (DR) estimate is
+
+    .. math::
+
+        \\hat U_{it} = \\hat\\mu_t(x_i) + \\frac{1\\{t_i = t\\}}{\\hat e_t(x_i)}
+        \\left(u_i - \\hat\\mu_t(x_i)\\right),
+
+    where :math:`\\hat\\mu_t` is an outcome model fitted on the rows that model
+    ``t`` served and :math:`\\hat e_t` the propensity. Each row's outcome models
+    and propensity come from cross-fitting folds that did not see it. Quality
+    and cost are estimated separately; because the utility
+    ``quality - cost_weight * cost`` is affine in ``cost_weight``, so is the
+    estimate, and :meth:`utilities` recombines it for any cost weight at no
+    cost.
+
+    Parameters
+    ----------
+    method : {"dr", "ipw", "dm"}, default="dr"
+        ``"dr"``: doubly robust (above). ``"ipw"``: inverse propensity weighting
+        only (:math:`\\hat\\mu = 0`); unbiased with true propensities but noisy.
+        ``"dm"``: direct method, the outcome models only; low variance, biased
+        when they are misspecified.
+    clip : tuple of (float, float) or None, default=(5, 95)
+        Percentiles of the propensities of the logged models at which to clip
+        them, as in Tsiourvas et al.; bounds the weights at the price of a
+        little bias. ``None`` disables clipping.
+    cost_weight : float, default=0.0
+        Price of one unit of cost in units of quality, used by
+        :meth:`fit_transform`, :meth:`transform` and :meth:`predict`. A router
+        that holds this estimator sets it to its own ``cost_weight``.
+    quality_model : regressor, default=None
+        Outcome model of quality, cloned per model and fold. ``None`` uses
+        ``RidgeCV`` (penalty chosen by leave-one-out), a fast and stable
+        default on sentence embeddings.
+    cost_model : regressor, default=None
+        Outcome model of cost; ``None`` as for ``quality_model``.
+    propensity : PropensityModel or classifier, default=None
+        Estimator of the logging propensities, used when the feedback does not
+        carry them (or ``use_logged_propensity=False``). ``None`` uses
+        ``PropensityModel()``. A plain classifier is wrapped in one.
+    use_logged_propensity : bool, default=True
+        Use the propensities recorded in the feedback, when present, instead of
+        estimating them.
+    cv : int, cross-validation generator or iterable, default=3
+        Cross-fitting folds. An int gives shuffled folds stratified by logged
+        model (``StratifiedKFold``), falling back to ``KFold`` when some model
+        has fewer rows than folds.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold assignment and the default propensity model.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_models,)
+        Model labels, sorted; the columns of every utility matrix.
+    quality_ : ndarray of shape (n_samples, n_models)
+        Cross-fitted counterfactual quality of the training rows.
+    cost_ : ndarray of shape (n_samples, n_models)
+        Cross-fitted counterfactual cost of the training rows.
+    outcome_quality_ : ndarray of shape (n_samples, n_models)
+        Cross-fitted outcome-model predictions of quality (the direct method).
+    outcome_cost_ : ndarray of shape (n_samples, n_models)
+        Cross-fitted outcome-model predictions of cost.
+    propensity_ : ndarray of shape (n_samples,)
+        Propensity of each row's logged model, after clipping.
+    clip_bounds_ : tuple of float or None
+        The propensity values at the clipping percentiles.
+    logged_propensity_ : bool
+        Whether the propensities came from the logs (True) or were estimated.
+    overlap_ : Bunch
+        Diagnostics from :func:`overlap_diagnostics`.
+    outcome_models_ : list of dict
+        Per fold, the fitted ``{"quality": [...], "cost": [...]}`` models, one
+        per model in ``classes_`` (a float where a model had too few rows).
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    PropensityModel : The propensity estimator.
+    RegretRouter : Learns a routing policy from these utilities.
+
+    Notes
+    -----
+    The DR estimate is unbiased for the mean utility of each model if either
+    the outcome models or the propensities are correct; with cross-fitting,
+    errors in the two multiply, so both may converge slowly. IPW alone needs
+    correct propensities; DM alone needs correct outcome models.
+
+    References
+    ----------
+    .. [1] Tsiourvas, Sun and Perakis, "Causal LLM Routing: End-to-End Regret
+       Minimization from Observational Data", arXiv:2505.16037, 2025.
+    .. [2] Dudík, Langford and Li, "Doubly Robust Policy Evaluation and
+       Learning", ICML 2011.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing import DoublyRobustUtility, make_feedback
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 4))
+    >>> t = rng.choice(["cheap", "strong"], size=300, p=[0.7, 0.3])
+    >>> quality = (t == "strong") * 0.3 + 0.5 + 0.1 * rng.normal(size=300)
+    >>> fb = make_feedback(t, quality, cost=np.where(t == "strong", 1.0, 0.1),
+    ...                    propensity=np.where(t == "strong", 0.3, 0.7))
+    >>> dr = DoublyRobustUtility(clip=None, random_state=0)
+    >>> U = dr.fit_transform(X, fb)
+    >>> U.shape, dr.classes_.tolist()
+    ((300, 2), ['cheap', 'strong'])
+    >>> U.mean(axis=0).round(1)
+    array([0.5, 0.8])
+    >>> dr.utilities(cost_weight=0.5).mean(axis=0).round(2)
+    array([0.43, 0.32])
+    """
+
+    _parameter_constraints = {
+        "method": [StrOptions({"dr", "ipw", "dm"})],
+        "clip": [tuple, list, None],
+        "cost_weight": [Interval(Real, None, None, closed="neither")],
+        "quality_model": [HasMethods(["fit", "predict"]), None],
+        "cost_model": [HasMethods(["fit", "predict"]), None],
+        "propensity": [HasMethods(["fit", "predict_proba"]), None],
+        "use_logged_propensity": ["boolean"],
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        method="dr",
+        clip=(5, 95),
+        cost_weight=0.0,
+        quality_model=None,
+        cost_model=None,
+        propensity=None,
+        use_logged_propensity=True,
+        cv=3,
+        random_state=None,
+    ):
+        self.method = method
+        self.clip = clip
+        self.cost_weight = cost_weight
+        self.quality_model = quality_model
+        self.cost_model = cost_model
+        self.propensity = propensity
+        self.use_logged_propensity = use_logged_propensity
+        self.cv = cv
+        self.random_state = random_state
+
+    def _splits(self, X, action):
+        if isinstance(self.cv, Integral):
+            if self.cv < 2:
+                raise ValueError(
+                    f"cv must be at least 2 cross-fitting folds; got cv={self.cv}."
+                )
+            seed = None if self.random_state is None else _seed(self.random_state)
+            counts = np.bincount(action)
+            if counts.min() >= self.cv:
+                splitter = StratifiedKFold(self.cv, shuffle=True, random_state=seed)
+            else:
+                splitter = KFold(self.cv, shuffle=True, random_state=seed)
+            return list(splitter.split(X, action))
+        return list(check_cv(self.cv).split(X, action))
+
+    def _propensity_estimator(self):
+        if self.propensity is None:
+            seed = None if self.random_state is None else _seed(self.random_state)
+            return PropensityModel(random_state=seed)
+        if isinstance(self.propensity, PropensityModel):
+            return clone(self.propensity)
+        return PropensityModel(clone(self.propensity))
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, quality=None, *, cost=None, propensity=None):
+        """Cross-fit the nuisance models and the counterfactual utilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features (e.g. prompt embeddings).
+        y : feedback array or array-like of shape (n_samples,)
+            The feedback from :func:`make_feedback`; or, with ``quality``
+            given, the logged model labels ``t``.
+        quality : array-like of shape (n_samples,), default=None
+            Logged quality, for the form ``fit(X, t, quality, cost=cost)``.
+        cost : array-like of shape (n_samples,), default=None
+            Logged cost, with ``quality``.
+        propensity : array-like of shape (n_samples,), default=None
+            Logged propensities, with ``quality``.
+
+        Returns
+        -------
+        self : DoublyRobustUtility
+            Fitted estimator.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        fb = _resolve_feedback(y, quality, cost, propensity)
+        _check_same_length(X, fb)
+        clip = _check_clip(self.clip)
+        self.classes_ = np.unique(fb["action"])
+        _check_enough_models(self.classes_)
+        action = _encode_actions(fb["action"], self.classes_)
+        q = np.asarray(fb["quality"], dtype=np.float64)
+        c = np.asarray(fb["cost"], dtype=np.float64)
+        logged = np.asarray(fb["propensity"], dtype=np.float64)
+        self.logged_propensity_ = bool(self.use_logged_propensity and not np.isnan(logged).any())
+
+        n, k = X.shape[0], len(self.classes_)
+        mu_q = np.empty((n, k))
+        mu_c = np.empty((n, k))
+        prop = logged.copy() if self.logged_propensity_ else np.empty(n)
+        self.outcome_models_ = []
+        self._small_arms = []
+        for train, test in self._splits(X, action):
+            if not self.logged_propensity_:
+                pm = self._propensity_estimator()
+                with warnings.catch_warnings():
+                    # Overlap is judged once, on the cross-fitted propensities.
+                    warnings.simplefilter("ignore")
+                    pm.fit(X[train], fb["action"][train])
+                if len(pm.classes_) != k:
+                    raise ValueError(
+                        "A cross-fitting training fold lacks some logged model; use "
+                        "fewer folds (cv) or more logs. Models present: "
+                        f"{pm.classes_.tolist()} of {self.classes_.tolist()}."
+                    )
+                prop[test] = pm.predict_proba(X[test])[np.arange(len(test)), action[test]]
+            models = {}
+            for name, target, est, out in (
+                ("quality", q, self.quality_model, mu_q),
+                ("cost", c, self.cost_model, mu_c),
+            ):
+                models[name] = self._fit_outcome(X, target, action, train, est, name)
+                out[test] = self._predict_outcome(models[name], X[test])
+            self.outcome_models_.append(models)
+        if self._small_arms:
+            warnings.warn(
+                "Some models have fewer than "
+                f"{MIN_ROWS_PER_MODEL} logged rows in a cross-fitting fold; their "
+                "outcome model falls back to the mean outcome of those rows: "
+                + ", ".join(sorted(set(self._small_arms))),
+                SmallArmWarning,
+                stacklevel=2,
+            )
+        del self._small_arms
+
+        prop = np.clip(prop, np.finfo(np.float64).tiny, 1.0)
+        if clip is not None:
+            self.clip_bounds_ = tuple(np.percentile(prop, clip))
+            clipped = np.clip(prop, *self.clip_bounds_)
+        else:
+            self.clip_bounds_ = None
+            clipped = prop
+        self.overlap_ = overlap_diagnostics(
+            prop, action, self.classes_, clip_bounds=self.clip_bounds_
+        )
+        _warn_poor_overlap(self.overlap_)
+        self.propensity_ = clipped
+        self.outcome_quality_ = mu_q
+        self.outcome_cost_ = mu_c
+        self.quality_ = self._combine(mu_q, q, action, clipped)
+        self.cost_ = self._combine(mu_c, c, action, clipped)
+        return self
+
+    def _fit_outcome(self, X, target, action, train, estimator, name):
+        fitted = []
+        fallback = float(np.mean(target[train]))
+        for j, label in enumerate(self.classes_):
+            rows = train[action[train] == j]
+            if rows.size < MIN_ROWS_PER_MODEL:
+                self._small_arms.append(f"{label!r} ({rows.size} rows)")
+                fitted.append(float(np.mean(target[rows])) if rows.size else fallback)
+                continue
+            values = target[rows]
+            if np.ptp(values) == 0:
+                fitted.append(float(values[0]))  # constant outcome: nothing to learn
+                continue
+            est = _default_outcome_model() if estimator is None else clone(estimator)
+            fitted.append(est.fit(X[rows], values))
+        return fitted
+
+    @staticmethod
+    def _predict_outcome(models, X):
+        out = np.empty((X.shape[0], len(models)))
+        for j, m in enumerate(models):
+            out[:, j] = m if isinstance(m, float) else m.predict(X)
+        return out
+
+    def _combine(self, mu, target, action, prop):
+        rows = np.arange(len(action))
+        if self.method == "dm":
+            return mu
+        if self.method == "ipw":
+            out = np.zeros_like(mu)
+            out[rows, action] = target / prop
+            return out
+        out = mu.copy()
+        out[rows, action] += (target - mu[rows, action]) / prop
+        return out
+
+    def fit_transform(self, X, y, quality=None, *, cost=None, propensity=None):
+        """Fit and return the cross-fitted utilities of the training rows.
+
+        Unlike ``fit(X, y).transform(X)``, which gives the outcome-model
+        predictions, this returns the doubly robust estimates, each row's from
+        nuisance models that did not see it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        y : feedback array or array-like of shape (n_samples,)
+            As in :meth:`fit`.
+        quality, cost, propensity : array-like, default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            ``quality_ - cost_weight * cost_``.
+        """
+        return self.fit(X, y, quality, cost=cost, propensity=propensity).utilities()
+
+    def utilities(self, cost_weight=None):
+        """Cross-fitted training utilities at any cost weight, without refitting.
+
+        Parameters
+        ----------
+        cost_weight : float, default=None
+            ``None`` uses the ``cost_weight`` parameter.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            ``quality_ - cost_weight * cost_``.
+        """
+        check_is_fitted(self)
+        cw = self.cost_weight if cost_weight is None else float(cost_weight)
+        return self.quality_ - cw * self.cost_
+
+    def predict_outcomes(self, X):
+        """Outcome-model estimates of quality and cost for new queries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        quality : ndarray of shape (n_samples, n_models)
+            Predicted quality, averaged over the cross-fitting folds' models.
+        cost : ndarray of shape (n_samples, n_models)
+            Predicted cost, likewise.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        quality = np.mean(
+            [self._predict_outcome(m["quality"], X) for m in self.outcome_models_], axis=0
+        )
+        cost = np.mean([self._predict_outcome(m["cost"], X) for m in self.outcome_models_], axis=0)
+        return quality, cost
+
+    def predict(self, X, cost_weight=None):
+        """Outcome-model utilities of every model for new queries.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        cost_weight : float, default=None
+            ``None`` uses the ``cost_weight`` parameter.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            Predicted ``quality - cost_weight * cost``; columns follow
+            ``classes_``.
+        """
+        quality, cost = self.predict_outcomes(X)
+        cw = self.cost_weight if cost_weight is None else float(cost_weight)
+        return quality - cw * cost
+
+    def transform(self, X):
+        """Outcome-model utilities for new queries (same as :meth:`predict`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            Predicted utilities at ``cost_weight``.
+        """
+        return self.predict(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """One output feature per model: ``utility_<label>``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for API consistency.
+
+        Returns
+        -------
+        names : ndarray of str
+            Output feature names.
+        """
+        check_is_fitted(self)
+        return np.asarray([f"utility_{c}" for c in self.classes_], dtype=object)
+
+
+# --- in-process cache of fitted utility stages -------------------------------------
+#
+# GridSearchCV clones the router for every candidate and fold. Candidates that differ
+# only in policy settings (temperature, network size, ...) would refit the same
+# utility stage on the same fold; the cache returns the fitted one instead. The key is
+# a content hash of the data and of every utility parameter except ``cost_weight``
+# (utilities are recombined per cost weight without refitting), so a hit is always
+# the result a refit would give with a fixed random_state.
+
+_CACHE_SIZE = 6
+_cache = OrderedDict()
+_cache_stats = {"hits": 0, "misses": 0}
+
+
+def _cache_key(utility, X, fb):
+    params = {k: v for k, v in utility.get_params(deep=False).items() if k != "cost_weight"}
+    return joblib.hash((type(utility).__qualname__, params, X, fb))
+
+
+def fit_utility_cached(utility, X, fb):
+    """Fit ``utility`` on ``(X, fb)``, or return the identical stage fitted before.
+
+    A ``random_state`` of None means "a fresh random stream": such stages are
+    never cached.
+    """
+    cacheable = utility.random_state is not None and not hasattr(
+        utility.random_state, "randint"
+    )
+    if not cacheable:
+        return utility.fit(X, fb)
+    key = _cache_key(utility, X, fb)
+    if key in _cache:
+        _cache.move_to_end(key)
+        _cache_stats["hits"] += 1
+        return _cache[key]
+    _cache_stats["misses"] += 1
+    fitted = utility.fit(X, fb)
+    _cache[key] = fitted
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return fitted
+
+
+def clear_utility_cache():
+    """Empty the in-process cache of fitted utility stages.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing import clear_utility_cache
+    >>> clear_utility_cache()
+    """
+    _cache.clear()
+    _cache_stats.update(hits=0, misses=0)

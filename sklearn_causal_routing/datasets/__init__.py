@@ -1,0 +1,20 @@
+"""Routing data: simulated worlds, full-feedback tables, logging rules, loaders.
+
+A :class:`RoutingTable` holds the outcome of every model on every query (the
+truth for scoring); :meth:`RoutingTable.log` draws biased observational logs
+from it; :class:`RoutingWorld` simulates such tables; the loaders read real ones
+(RouterBench column format).
+"""
+
+from ._loaders import load_routerbench_subset, load_routing_table
+from ._table import LoggedData, RoutingTable
+from ._world import RoutingWorld, make_routing_table
+
+__all__ = [
+    "LoggedData",
+    "RoutingTable",
+    "RoutingWorld",
+    "load_routerbench_subset",
+    "load_routing_table",
+    "make_routing_table",
+]
