@@ -8,6 +8,7 @@ from ._feedback import FEEDBACK_FIELDS, check_feedback, feedback_from_frame, mak
 from ._propensity import PropensityModel, overlap_diagnostics
 from ._router import RegretRouter
 from ._utility import DoublyRobustUtility, clear_utility_cache
+from .baselines import DecoupledRouter, SingleModelRouter
 from .exceptions import OverlapWarning, SmallArmWarning
 from .pipeline import Pipeline, make_pipeline
 
@@ -15,11 +16,13 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "FEEDBACK_FIELDS",
+    "DecoupledRouter",
     "DoublyRobustUtility",
     "OverlapWarning",
     "Pipeline",
     "PropensityModel",
     "RegretRouter",
+    "SingleModelRouter",
     "SmallArmWarning",
     "check_feedback",
     "clear_utility_cache",

@@ -14,6 +14,7 @@ from ._feedback import _check_same_length, _resolve_feedback
 from ._nets import SKORCH_PREFIXES, build_policy_net, policy_logits
 from ._propensity import _seed
 from ._utility import DoublyRobustUtility, fit_utility_cached
+from .base import RouterMixin
 
 __all__ = ["RegretRouter"]
 
@@ -72,7 +73,7 @@ class _SkorchParamsMixin:
         return super().set_params(**rest)
 
 
-class RegretRouter(_SkorchParamsMixin, BaseEstimator):
+class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
     """Route each query to a model, trained from biased logs to minimise regret.
 
     Fitting runs two stages. First a :class:`DoublyRobustUtility` turns the
@@ -385,40 +386,8 @@ class RegretRouter(_SkorchParamsMixin, BaseEstimator):
             return scores
         return _softmax(scores.astype(np.float64) / self.temperature)
 
-    def score(self, X, y, quality=None, *, cost=None, propensity=None):
-        """Off-policy estimate of the mean utility of this router's decisions.
-
-        The decisions are scored on held-out logs by a doubly robust estimator
-        that is fixed (the default :class:`DoublyRobustUtility` with
-        ``random_state=0``, unclipped when the logs carry propensities), so that
-        it does not depend on the router's own hyperparameters and
-        ``GridSearchCV`` compares candidates on an equal footing. Higher is
-        better.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Held-out query features.
-        y : feedback array or array-like of shape (n_samples,)
-            Held-out logged feedback (or logged labels with ``quality``).
-        quality, cost, propensity : array-like, default=None
-            For the form ``score(X, t, quality, cost=cost)``.
-
-        Returns
-        -------
-        value : float
-            Estimated mean of ``quality - cost_weight * cost`` under this
-            router.
-        """
-        from .metrics import policy_value
-
-        fb = _resolve_feedback(y, quality, cost, propensity, caller="score")
-        decisions = self.predict(X)
-        return policy_value(decisions, X, fb, cost_weight=self.cost_weight)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
         tags.non_deterministic = self.random_state is None
         return tags
 

@@ -52,6 +52,50 @@ def _check_clip(clip):
     return lo, hi
 
 
+def fit_per_model(X, target, action, rows, classes, estimator, small=None):
+    """Fit one outcome model per logged model on its rows among ``rows``.
+
+    A model with fewer than ``MIN_ROWS_PER_MODEL`` rows gets the mean of its
+    rows (or of all ``rows`` when it has none) and is recorded in ``small``; a
+    model whose outcome is constant gets that constant.
+    """
+    fitted = []
+    fallback = float(np.mean(target[rows]))
+    for j, label in enumerate(classes):
+        mine = rows[action[rows] == j]
+        if mine.size < MIN_ROWS_PER_MODEL:
+            if small is not None:
+                small.append(f"{label!r} ({mine.size} rows)")
+            fitted.append(float(np.mean(target[mine])) if mine.size else fallback)
+            continue
+        values = target[mine]
+        if np.ptp(values) == 0:
+            fitted.append(float(values[0]))  # constant outcome: nothing to learn
+            continue
+        est = _default_outcome_model() if estimator is None else clone(estimator)
+        fitted.append(est.fit(X[mine], values))
+    return fitted
+
+
+def predict_per_model(models, X):
+    """Stack the predictions of :func:`fit_per_model`'s models, one column each."""
+    out = np.empty((X.shape[0], len(models)))
+    for j, m in enumerate(models):
+        out[:, j] = m if isinstance(m, float) else m.predict(X)
+    return out
+
+
+def warn_small_arms(small, stacklevel=3):
+    if small:
+        warnings.warn(
+            f"Some models have fewer than {MIN_ROWS_PER_MODEL} logged rows to fit their "
+            "outcome model on; it falls back to the mean outcome of those rows: "
+            + ", ".join(sorted(set(small))),
+            SmallArmWarning,
+            stacklevel=stacklevel,
+        )
+
+
 class DoublyRobustUtility(TransformerMixin, BaseEstimator):
     """Counterfactual utility of every model for every logged query.
 
@@ -270,7 +314,7 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         mu_c = np.empty((n, k))
         prop = logged.copy() if self.logged_propensity_ else np.empty(n)
         self.outcome_models_ = []
-        self._small_arms = []
+        small = []
         for train, test in self._splits(X, action):
             if not self.logged_propensity_:
                 pm = self._propensity_estimator()
@@ -290,19 +334,10 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
                 ("quality", q, self.quality_model, mu_q),
                 ("cost", c, self.cost_model, mu_c),
             ):
-                models[name] = self._fit_outcome(X, target, action, train, est, name)
-                out[test] = self._predict_outcome(models[name], X[test])
+                models[name] = fit_per_model(X, target, action, train, self.classes_, est, small)
+                out[test] = predict_per_model(models[name], X[test])
             self.outcome_models_.append(models)
-        if self._small_arms:
-            warnings.warn(
-                "Some models have fewer than "
-                f"{MIN_ROWS_PER_MODEL} logged rows in a cross-fitting fold; their "
-                "outcome model falls back to the mean outcome of those rows: "
-                + ", ".join(sorted(set(self._small_arms))),
-                SmallArmWarning,
-                stacklevel=2,
-            )
-        del self._small_arms
+        warn_small_arms(small)
 
         prop = np.clip(prop, np.finfo(np.float64).tiny, 1.0)
         if clip is not None:
@@ -321,30 +356,6 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         self.quality_ = self._combine(mu_q, q, action, clipped)
         self.cost_ = self._combine(mu_c, c, action, clipped)
         return self
-
-    def _fit_outcome(self, X, target, action, train, estimator, name):
-        fitted = []
-        fallback = float(np.mean(target[train]))
-        for j, label in enumerate(self.classes_):
-            rows = train[action[train] == j]
-            if rows.size < MIN_ROWS_PER_MODEL:
-                self._small_arms.append(f"{label!r} ({rows.size} rows)")
-                fitted.append(float(np.mean(target[rows])) if rows.size else fallback)
-                continue
-            values = target[rows]
-            if np.ptp(values) == 0:
-                fitted.append(float(values[0]))  # constant outcome: nothing to learn
-                continue
-            est = _default_outcome_model() if estimator is None else clone(estimator)
-            fitted.append(est.fit(X[rows], values))
-        return fitted
-
-    @staticmethod
-    def _predict_outcome(models, X):
-        out = np.empty((X.shape[0], len(models)))
-        for j, m in enumerate(models):
-            out[:, j] = m if isinstance(m, float) else m.predict(X)
-        return out
 
     def _combine(self, mu, target, action, prop):
         rows = np.arange(len(action))
@@ -416,9 +427,9 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         quality = np.mean(
-            [self._predict_outcome(m["quality"], X) for m in self.outcome_models_], axis=0
+            [predict_per_model(m["quality"], X) for m in self.outcome_models_], axis=0
         )
-        cost = np.mean([self._predict_outcome(m["cost"], X) for m in self.outcome_models_], axis=0)
+        cost = np.mean([predict_per_model(m["cost"], X) for m in self.outcome_models_], axis=0)
         return quality, cost
 
     def predict(self, X, cost_weight=None):
