@@ -289,7 +289,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_logged(self, X, y):
         """Propensity of the model that actually served each logged request.

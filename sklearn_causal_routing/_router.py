@@ -365,7 +365,8 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
         """Routing distribution over models for each query.

@@ -152,7 +152,8 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[np.argmax(self.predict_utility(X), axis=1)]
+        utility = self.predict_utility(X)
+        return self.classes_[np.argmax(utility, axis=1)]
 
     def predict_proba(self, X):
         """One-hot routing distribution of :meth:`predict`.

@@ -957,6 +957,40 @@ default="confounded"
         )
         return LoggedData(X=self.X, t=t, feedback=feedback, probabilities=P)
 
+    def full_feedback(self):
+        """Every (query, model) pair as a log row: what full feedback looks like.
+
+        Training a router on these rows gives the *full-feedback* reference, an
+        upper bound that observational logs cannot reach: e.g.
+        ``DecoupledRouter().fit(*table.full_feedback())`` is a per-model
+        regression trained on every model's outcome for every query.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples * n_models, n_features)
+            Each query's features, repeated once per model.
+        feedback : ndarray of shape (n_samples * n_models,)
+            Realised quality and cost of every model on every query, with
+            propensity ``1 / n_models`` (a uniform logger that tried them all).
+
+        Examples
+        --------
+        >>> from sklearn_causal_routing.datasets import make_routing_table
+        >>> X, fb = make_routing_table(100).full_feedback()
+        >>> X.shape, fb.shape
+        ((400, 16), (400,))
+        """
+        k = self.n_models
+        X = np.repeat(self.X, k, axis=0)
+        t = np.tile(self.models, self.n_samples)
+        feedback = make_feedback(
+            t,
+            self.quality.ravel(),
+            cost=self.cost.ravel(),
+            propensity=np.full(self.n_samples * k, 1.0 / k),
+        )
+        return X, feedback
+
     def model_index(self, labels):
         """Column indices of model labels.
 
