@@ -112,7 +112,7 @@ def overlap_diagnostics(propensity, action, classes, *, clip_bounds=None):
     else:
         clipped = float(np.mean((propensity < clip_bounds[0]) | (propensity > clip_bounds[1])))
     poor = [
-        classes[j]
+        np.asarray(classes)[j].item()
         for j in range(k)
         if ess[j] < MIN_EFFECTIVE_SAMPLES or not (min_prop[j] >= MIN_PROPENSITY)
     ]
@@ -133,7 +133,7 @@ def _warn_poor_overlap(diag, stacklevel=3):
         return
     parts = []
     for label in diag.poor_support:
-        j = int(np.flatnonzero(diag.classes == label)[0])
+        j = diag.classes.tolist().index(label)
         parts.append(
             f"{label!r}: {diag.n_logged[j]} logged rows, effective sample size "
             f"{diag.effective_sample_size[j]:.1f}, smallest propensity "

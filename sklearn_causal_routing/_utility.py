@@ -490,8 +490,11 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
 # only in policy settings (temperature, network size, ...) would refit the same
 # utility stage on the same fold; the cache returns the fitted one instead. The key is
 # a content hash of the data and of every utility parameter except ``cost_weight``
-# (utilities are recombined per cost weight without refitting), so a hit is always
-# the result a refit would give with a fixed random_state.
+# (utilities are recombined per cost weight without refitting). With an int
+# random_state a hit is exactly what a refit would give; with random_state=None every
+# candidate shares the first draw of the folds (common random numbers, the fair way
+# to compare them). A RandomState instance is consumed as it is used, so stages
+# seeded by one are never cached.
 
 _CACHE_SIZE = 6
 _cache = OrderedDict()
@@ -506,13 +509,22 @@ def _cache_key(utility, X, fb):
 def fit_utility_cached(utility, X, fb):
     """Fit ``utility`` on ``(X, fb)``, or return the identical stage fitted before.
 
-    A ``random_state`` of None means "a fresh random stream": such stages are
-    never cached.
+    Parameters
+    ----------
+    utility : DoublyRobustUtility
+        Unfitted utility stage.
+    X : ndarray of shape (n_samples, n_features)
+        Query features.
+    fb : feedback array
+        Logged feedback.
+
+    Returns
+    -------
+    utility : DoublyRobustUtility
+        Fitted; possibly an object fitted earlier (do not modify it).
     """
-    cacheable = utility.random_state is not None and not hasattr(
-        utility.random_state, "randint"
-    )
-    if not cacheable:
+    random_state = getattr(utility, "random_state", None)
+    if _CACHE_SIZE <= 0 or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return utility.fit(X, fb)
     key = _cache_key(utility, X, fb)
     if key in _cache:
@@ -529,6 +541,12 @@ def fit_utility_cached(utility, X, fb):
 
 def clear_utility_cache():
     """Empty the in-process cache of fitted utility stages.
+
+    Routers memoize their utility stage on a content hash of the data and of the
+    stage's parameters (all but ``cost_weight``), so that grid-search candidates
+    differing only in policy settings share one fitted stage. Clear the cache to
+    force a refit, e.g. to draw new cross-fitting folds with
+    ``random_state=None``, or to free memory.
 
     Examples
     --------
