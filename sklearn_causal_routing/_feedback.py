@@ -56,8 +56,34 @@ def _as_finite_float(values, name, n):
     return arr
 
 
+def _is_missing(value):
+    if value is None:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    # pandas.NA and NaT compare as neither equal nor unequal to themselves
+    return type(value).__name__ in {"NAType", "NaTType"}
+
+
+def _missing_labels_error(mask):
+    return ValueError(
+        f"t contains {int(mask.sum())} missing model label(s) (first at row "
+        f"{int(np.flatnonzero(mask)[0])}); every logged request needs the model that "
+        "served it. Drop those rows or fill in the model."
+    )
+
+
 def _action_array(t):
-    t = _as_1d(t, "t")
+    if t is None:
+        raise ValueError(
+            "This estimator requires y to be passed, but the target y is None: pass the "
+            "logged feedback, make_feedback(t, y, cost=cost), or (PropensityModel) the "
+            "model that served each request."
+        )
+    if hasattr(t, "dtype") and type(t).__module__.startswith("pandas"):
+        # nullable pandas columns: turn pd.NA into None before numpy sees them
+        t = t.astype(object).where(t.notna(), None).to_numpy()
+    t = _as_1d(np.asarray(t), "t")
     if t.shape[0] == 0:
         raise ValueError(
             "t is empty: the feedback needs at least one logged request; got 0 rows."
@@ -70,23 +96,32 @@ def _action_array(t):
     if t.dtype.kind in "iu":
         return t.astype(np.int64)
     if t.dtype.kind == "f":
+        missing = np.isnan(t)
+        if missing.any():
+            raise _missing_labels_error(missing)
         if not np.all(np.isfinite(t)) or not np.all(t == np.round(t)):
-            raise TypeError(
-                "t must hold model labels (strings or integers); got non-integer "
-                f"floats such as {t[~(t == np.round(t))][:1]}."
+            bad = t[~np.isfinite(t) | (t != np.round(t))][:3]
+            raise ValueError(
+                "t must hold model labels (strings or integers); got continuous "
+                f"values such as {bad.tolist()}. Unknown label type: continuous."
             )
         return t.astype(np.int64)
     if t.dtype.kind in "OUS":
-        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in t])
+        missing = np.array([_is_missing(v) for v in t])
         if missing.any():
-            raise ValueError(
-                f"t contains {int(missing.sum())} missing model label(s) (first at row "
-                f"{int(np.flatnonzero(missing)[0])}); every logged request needs the "
-                "model that served it."
-            )
-        if all(isinstance(v, numbers.Integral) for v in t):
+            raise _missing_labels_error(missing)
+        is_int = np.array([isinstance(v, numbers.Integral) for v in t])
+        if is_int.all():
             return t.astype(np.int64)
-        return t.astype(str)
+        is_str = np.array([isinstance(v, (str, np.str_, bytes)) for v in t])
+        if is_str.all():
+            return t.astype(str)
+        kinds = sorted({type(v).__name__ for v in t})
+        raise ValueError(
+            "t must hold model labels of one kind, all strings or all integers; got a "
+            f"mix of {kinds} (Mix of label input types). Convert them, e.g. "
+            "t.astype(str)."
+        )
     raise TypeError(
         f"t must hold model labels (strings or integers); got dtype {t.dtype}."
     )
@@ -138,7 +173,14 @@ def make_feedback(t, y, *, cost=None, propensity=None):
     if propensity is None:
         prop = np.full(n, np.nan)
     else:
-        prop = _as_1d(propensity, "propensity", n).astype(np.float64)
+        prop = _as_1d(propensity, "propensity", n)
+        try:
+            prop = prop.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                "propensity must be numeric probabilities in (0, 1]; got values of "
+                f"dtype {prop.dtype} such as {prop[:1].tolist()}."
+            ) from None
         _check_propensity_values(prop)
     dtype = [
         ("action", action.dtype),

@@ -5,6 +5,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
@@ -46,13 +47,24 @@ def _labels_and_logged(y):
         y = check_feedback(y)
         logged = np.asarray(y["propensity"], dtype=np.float64)
         return y["action"], (None if np.isnan(logged).any() else logged)
-    return make_feedback(y, np.zeros(np.shape(y)[0] if np.ndim(y) else 0))["action"], None
+    if y is None:
+        make_feedback(None, [])  # raises the "y is required" error
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it is ravelled.",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = y.ravel()
+    return make_feedback(y, np.zeros(y.shape[0] if y.ndim else 0))["action"], None
 
 
 def _check_enough_models(classes, name="y"):
     if len(classes) < 2:
         raise ValueError(
-            f"{name}: the logs contain a single model ({classes[0]!r}); at least two "
+            f"{name}: the logs contain a single model (one class: "
+            f"{np.asarray(classes)[0].item()!r}); at least two "
             "logged models are needed to learn where to route. Add logs in which other "
             "models answered (even a small randomised share is enough)."
         )
@@ -312,11 +324,12 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         actions, logged = _labels_and_logged(y)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        _check_same_length(X, actions)
         if logged is not None and self.use_logged:
             return logged
         idx = _encode_actions(actions, self.classes_, name="y (logged models)")
-        proba = self.predict_proba(X)
-        _check_same_length(proba, actions)
+        proba = self._proba(X)
         return proba[np.arange(len(idx)), idx]
 
     def __sklearn_tags__(self):

@@ -1,6 +1,5 @@
 """RegretRouter: a routing policy trained to minimise decision regret."""
 
-import copy
 import difflib
 from numbers import Integral, Real
 
@@ -191,7 +190,7 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
     _parameter_constraints = {
         "loss": [StrOptions({"softmax", "classification"})],
         "temperature": [Interval(Real, 0, None, closed="neither")],
-        "cost_weight": [Interval(Real, None, None, closed="neither")],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
         "utility": [HasMethods(["fit", "utilities"]), None],
         "policy": [HasMethods(["fit", "predict_proba"]), None],
         "hidden_layer_sizes": [tuple, list],
@@ -246,9 +245,8 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
         utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
         if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
             utility.set_params(random_state=_seed(self.random_state))
-        fitted = copy.copy(fit_utility_cached(utility, X, fb))
-        fitted.cost_weight = self.cost_weight
-        return fitted
+        utility.set_params(cost_weight=self.cost_weight)
+        return fit_utility_cached(utility, X, fb)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):

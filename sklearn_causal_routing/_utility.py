@@ -1,5 +1,6 @@
 """DoublyRobustUtility: counterfactual utility of every model for every logged query."""
 
+import copy
 import warnings
 from collections import OrderedDict
 from numbers import Integral, Real
@@ -65,7 +66,7 @@ def fit_per_model(X, target, action, rows, classes, estimator, small=None):
         mine = rows[action[rows] == j]
         if mine.size < MIN_ROWS_PER_MODEL:
             if small is not None:
-                small.append(f"{label!r} ({mine.size} rows)")
+                small.append(f"{np.asarray(label).item()!r} ({mine.size} rows)")
             fitted.append(float(np.mean(target[mine])) if mine.size else fallback)
             continue
         values = target[mine]
@@ -219,7 +220,7 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "method": [StrOptions({"dr", "ipw", "dm"})],
         "clip": [tuple, list, None],
-        "cost_weight": [Interval(Real, None, None, closed="neither")],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
         "quality_model": [HasMethods(["fit", "predict"]), None],
         "cost_model": [HasMethods(["fit", "predict"]), None],
         "propensity": [HasMethods(["fit", "predict_proba"]), None],
@@ -315,7 +316,17 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         prop = logged.copy() if self.logged_propensity_ else np.empty(n)
         self.outcome_models_ = []
         small = []
-        for train, test in self._splits(X, action):
+        splits = self._splits(X, action)
+        covered = np.bincount(np.concatenate([test for _, test in splits]), minlength=n)
+        if not np.all(covered == 1):
+            raise ValueError(
+                "cv must put every row in exactly one test fold (cross-fitting needs an "
+                f"out-of-fold estimate for each row); with cv={self.cv!r}, "
+                f"{int(np.sum(covered == 0))} rows are in no test fold and "
+                f"{int(np.sum(covered > 1))} in several. Use an int or a KFold-like "
+                "splitter."
+            )
+        for train, test in splits:
             if not self.logged_propensity_:
                 pm = self._propensity_estimator()
                 with warnings.catch_warnings():
@@ -521,7 +532,8 @@ def fit_utility_cached(utility, X, fb):
     Returns
     -------
     utility : DoublyRobustUtility
-        Fitted; possibly an object fitted earlier (do not modify it).
+        Fitted; on a cache hit, a shallow copy of the stage fitted earlier
+        (sharing its arrays) with this ``utility``'s ``cost_weight``.
     """
     random_state = getattr(utility, "random_state", None)
     if _CACHE_SIZE <= 0 or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
@@ -530,10 +542,13 @@ def fit_utility_cached(utility, X, fb):
     if key in _cache:
         _cache.move_to_end(key)
         _cache_stats["hits"] += 1
-        return _cache[key]
+        # A shallow copy shares the fitted arrays but carries the caller's cost_weight.
+        hit = copy.copy(_cache[key])
+        hit.cost_weight = utility.cost_weight
+        return hit
     _cache_stats["misses"] += 1
     fitted = utility.fit(X, fb)
-    _cache[key] = fitted
+    _cache[key] = copy.copy(fitted)
     while len(_cache) > _CACHE_SIZE:
         _cache.popitem(last=False)
     return fitted

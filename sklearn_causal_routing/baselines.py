@@ -96,7 +96,7 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
     _parameter_constraints = {
         "quality_model": [HasMethods(["fit", "predict"]), None],
         "cost_model": [HasMethods(["fit", "predict"]), None],
-        "cost_weight": [Interval(Real, None, None, closed="neither")],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(self, quality_model=None, cost_model=None, *, cost_weight=0.0):
@@ -210,7 +210,7 @@ class SingleModelRouter(RouterMixin, BaseEstimator):
 
     _parameter_constraints = {
         "model": [str, Real, None],
-        "cost_weight": [Interval(Real, None, None, closed="neither")],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
         "utility": [HasMethods(["fit", "utilities"]), None],
     }
 

@@ -46,7 +46,15 @@ def _decision_matrix(decisions, classes, n):
                 f"decisions as routing probabilities must have shape ({n}, "
                 f"{len(classes)}) (rows x models of the logs); got {decisions.shape}."
             )
-        return decisions.astype(np.float64)
+        pi = decisions.astype(np.float64)
+        if not np.all(np.isfinite(pi)) or (pi < 0).any() or not np.allclose(pi.sum(axis=1), 1.0, atol=1e-6):
+            raise ValueError(
+                "decisions as routing probabilities must be finite, non-negative, with "
+                "rows summing to 1; got row sums in "
+                f"[{np.nanmin(pi.sum(axis=1)):.3g}, {np.nanmax(pi.sum(axis=1)):.3g}] and "
+                f"min entry {np.nanmin(pi):.3g}."
+            )
+        return pi
     if decisions.shape != (n,):
         raise ValueError(
             f"decisions must hold one model label per logged row ({n}); got shape "
@@ -98,6 +106,8 @@ def policy_value(decisions, X, y, *, cost_weight=0.0, method="dr"):
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
+    if not (np.isfinite(cost_weight) and cost_weight >= 0):
+        raise ValueError(f"cost_weight must be a finite number >= 0; got {cost_weight!r}.")
     fb = check_feedback(y)
     X = np.asarray(X)
     _check_same_length(X, fb)

@@ -23,6 +23,9 @@ gaussian_world, gaussian_table, gaussian_logs, gaussian_logs_unlogged
     of 0/1 grades: same confounding, much less outcome noise, so statistical
     tests can use margins of a few standard errors that a biased estimator
     clearly misses.
+sorted_columns
+    ``sorted_columns(table)``: the column order that aligns a table's truth
+    (models cheapest first) with the library's ``classes_`` (sorted labels).
 """
 
 import numpy as np
@@ -34,7 +37,7 @@ N_ROWS = 2000
 SEED = 0
 
 
-def _subset_sorted(table):
+def _sorted_columns(table):
     """Column order of the library (sorted labels) in terms of the table's columns."""
     return np.argsort(table.models)
 
@@ -92,4 +95,4 @@ def sorted_columns():
     ``RoutingTable`` keeps its models cheapest first; use this to align truth
     with estimates: ``truth[:, sorted_columns(table)]``.
     """
-    return _subset_sorted
+    return _sorted_columns

@@ -16,7 +16,6 @@ sum_t pi(t | x_i) = 1). For the logging policy itself every w_i is exactly 1.
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 
 from sklearn_causal_routing import DoublyRobustUtility, make_feedback
 from sklearn_causal_routing.metrics import evaluation_utility, policy_value
@@ -233,14 +232,6 @@ def test_y_must_be_feedback(small):
         policy_value(np.full(300, "large"), X, fb["quality"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: policy_value does not check that a (n, K) decision matrix is "
-    "row-stochastic; rows summing to 2, negative or NaN entries give a silent, "
-    "meaningless value (0.5 everywhere returns ~1.4 mean quality). Fix: validate "
-    "as RoutingTable does (finite, >= 0, rows sum to 1 within 1e-6) and raise a "
-    "ValueError naming decisions.",
-)
 @pytest.mark.parametrize("bad", ["sum-two", "negative", "nan"])
 def test_non_stochastic_matrix(small, bad):
     X, fb = small
