@@ -42,6 +42,12 @@ def add_common_args(parser, name):
         ),
     )
     parser.add_argument(
+        "--omp-passive",
+        action="store_true",
+        help="set OMP_WAIT_POLICY=PASSIVE before torch / XGBoost load OpenMP, so idle "
+        "OpenMP threads sleep instead of spinning (helps on a loaded machine)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -52,9 +58,14 @@ def add_common_args(parser, name):
     return parser
 
 
-def set_threads(n):
-    """Apply ``--threads``; return a one-line description of the thread settings."""
+def set_threads(n, omp_passive=False):
+    """Apply ``--threads`` (and ``--omp-passive``); return a one-line description of
+    the thread settings. Call before anything imports torch or XGBoost."""
     global _LIMITER
+    if omp_passive:
+        if "torch" in sys.modules or "xgboost" in sys.modules:
+            raise RuntimeError("--omp-passive must be applied before torch is imported")
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -66,7 +77,20 @@ def set_threads(n):
         pools[f"{info['internal_api']}={info['num_threads']}"] += 1
     pools_txt = ", ".join(sorted(pools)) or "none loaded yet"
     how = f"limited to {n}" if n and n > 0 else "library defaults"
-    return f"{how} (torch={torch.get_num_threads()}; threadpools: {pools_txt})"
+    wait = os.environ.get("OMP_WAIT_POLICY", "unset")
+    try:
+        cores = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover
+        cores, load = os.cpu_count() or 1, 0.0
+    if not (n and n > 0) and load > cores:
+        progress(
+            f"note: load average {load:.1f} on {cores} core(s) and library-default "
+            "threads: multi-threaded BLAS / OpenMP / torch can be many times slower "
+            "than usual under such load; consider --threads 1 (or --omp-passive)"
+        )
+    return (f"{how} (torch={torch.get_num_threads()}; threadpools: {pools_txt}; "
+            f"OMP_WAIT_POLICY={wait})")
 
 
 def environment_lines(threads_desc, extra=()):

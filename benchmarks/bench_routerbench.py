@@ -167,8 +167,9 @@ def main(argv=None):
         args.seeds = args.seeds[:1]
         args.n_cost_weights = 2
 
-    from sklearn_causal_routing import RegretRouter, __version__  # noqa: F401
-    from sklearn_causal_routing import _utility
+    threads_desc = set_threads(args.threads, args.omp_passive)  # before torch loads
+
+    from sklearn_causal_routing import RegretRouter, _utility
     from sklearn_causal_routing.baselines import DecoupledRouter, SingleModelRouter
     from sklearn_causal_routing.datasets import RoutingTable, load_routerbench_subset
 
@@ -178,7 +179,6 @@ def main(argv=None):
         print(f"skipped: the RouterBench subset is not available ({exc})")
         return 0
 
-    threads_desc = set_threads(args.threads)
     default_skew = inspect.signature(RoutingTable.log).parameters["skew"].default
     skew = default_skew if args.skew is None else args.skew
     log_kw = {"policy": "confounded", "record_propensity": not args.estimate_propensity}

@@ -98,7 +98,7 @@ def main(argv=None):
         args.n_latency = min(args.n_latency, 200)
         args.repeats = min(args.repeats, 2)
 
-    threads_desc = set_threads(args.threads)
+    threads_desc = set_threads(args.threads, args.omp_passive)
     from sklearn.linear_model import LogisticRegression
 
     from sklearn_causal_routing import DoublyRobustUtility, PropensityModel, RegretRouter

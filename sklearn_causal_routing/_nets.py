@@ -158,12 +158,11 @@ def build_policy_net(
 def policy_logits(net, X, chunk=65536):
     """Raw logits of a fitted skorch policy, computed without skorch's loader."""
     module = net.module_
-    was_training = module.training
-    module.eval()
-    out = np.empty((X.shape[0], net.module_.head.out_features), dtype=np.float32)
+    if module.training:  # routers put it in eval mode after fit; this is a guard
+        module.eval()
+    out = np.empty((X.shape[0], module.head.out_features), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, X.shape[0], chunk):
             xb = torch.from_numpy(np.ascontiguousarray(X[start : start + chunk], dtype=np.float32))
             out[start : start + chunk] = module(xb.to(net.device)).cpu().numpy()
-    module.train(was_training)
     return out

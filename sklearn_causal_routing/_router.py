@@ -13,7 +13,7 @@ from ._feedback import _check_same_length, _resolve_feedback
 from ._nets import SKORCH_PREFIXES, build_policy_net, policy_logits
 from ._propensity import _seed
 from ._utility import DoublyRobustUtility, fit_utility_cached
-from .base import RouterMixin
+from .base import RouterMixin, check_nested_defaults
 
 __all__ = ["RegretRouter"]
 
@@ -59,16 +59,7 @@ class _SkorchParamsMixin:
         for key, value in skorch.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in skorch}
-        nested = sorted(k for k in rest if k.startswith("utility__"))
-        if nested and self.utility is None and "utility" not in rest:
-            example = nested[0]
-            raise ValueError(
-                f"Cannot set {example!r}: {type(self).__name__}(utility=None) builds its "
-                "default utility stage only inside fit, so there is nothing to set it "
-                "on yet. Pass the stage explicitly, e.g. "
-                f"GridSearchCV({type(self).__name__}(utility=DoublyRobustUtility()), "
-                f"{{{example!r}: [...]}})."
-            )
+        check_nested_defaults(self, rest, {"utility": "DoublyRobustUtility()"})
         return super().set_params(**rest)
 
 
@@ -115,9 +106,10 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
     batch_size : int, default=256
         Mini-batch size.
     validation_fraction : float or None, default=0.1
-        Share of rows held out to stop training early when the validation
-        regret stops improving (and restore the best epoch). ``None`` trains
-        for ``max_epochs``.
+        Share of rows held out to stop training early when the validation loss
+        (expected regret for RM-Softmax, cross-entropy for RM-Classification)
+        stops improving, restoring the best epoch. ``None`` trains for
+        ``max_epochs``.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     random_state : int, RandomState instance or None, default=None
@@ -318,6 +310,7 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net.fit(np.asarray(X, dtype=np.float32), regret.astype(np.float32))
+        net.module_.eval()  # routing only from here on (dropout off)
         return net
 
     # -- routing ------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ._propensity import (
     _warn_poor_overlap,
     overlap_diagnostics,
 )
+from .base import check_nested_defaults
 from .exceptions import SmallArmWarning
 
 __all__ = ["DoublyRobustUtility"]
@@ -478,6 +479,26 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         """
         return self.predict(X)
 
+    def set_params(self, **params):
+        """Set parameters; nested keys need the sub-estimator given explicitly.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, ``quality_model__alpha`` style for nested ones.
+
+        Returns
+        -------
+        self : DoublyRobustUtility
+            This estimator.
+        """
+        check_nested_defaults(
+            self,
+            params,
+            {"quality_model": "RidgeCV()", "cost_model": "RidgeCV()", "propensity": "PropensityModel()"},
+        )
+        return super().set_params(**params)
+
     def get_feature_names_out(self, input_features=None):
         """One output feature per model: ``utility_<label>``.
 
@@ -533,7 +554,9 @@ def fit_utility_cached(utility, X, fb):
     -------
     utility : DoublyRobustUtility
         Fitted; on a cache hit, a shallow copy of the stage fitted earlier
-        (sharing its arrays) with this ``utility``'s ``cost_weight``.
+        (sharing its arrays) with this ``utility``'s ``cost_weight``. The
+        fitted arrays of a cached stage are read-only, since other routers
+        share them.
     """
     random_state = getattr(utility, "random_state", None)
     if _CACHE_SIZE <= 0 or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
@@ -548,6 +571,10 @@ def fit_utility_cached(utility, X, fb):
         return hit
     _cache_stats["misses"] += 1
     fitted = utility.fit(X, fb)
+    for name in ("quality_", "cost_", "outcome_quality_", "outcome_cost_", "propensity_"):
+        array = getattr(fitted, name, None)
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False  # shared by every hit: read-only
     _cache[key] = copy.copy(fitted)
     while len(_cache) > _CACHE_SIZE:
         _cache.popitem(last=False)

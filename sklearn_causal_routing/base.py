@@ -2,7 +2,27 @@
 
 from ._feedback import _resolve_feedback
 
-__all__ = ["RouterMixin"]
+__all__ = ["RouterMixin", "check_nested_defaults"]
+
+
+def check_nested_defaults(estimator, params, defaults):
+    """Explain ``set_params(stage__param=...)`` on a stage left at ``None``.
+
+    scikit-learn's ``set_params`` cannot reach a parameter of a nested estimator
+    that is ``None`` (built only inside ``fit``) and fails with a bare
+    AttributeError; this raises a ValueError showing the call that works.
+    ``defaults`` maps each such parameter name to the expression of its default.
+    """
+    for key in sorted(params):
+        stage, sep, _ = key.partition("__")
+        if sep and stage in defaults and getattr(estimator, stage) is None and stage not in params:
+            name = type(estimator).__name__
+            raise ValueError(
+                f"Cannot set {key!r}: {name}({stage}=None) builds its default "
+                f"{stage} only inside fit, so there is nothing to set it on yet. Pass "
+                f"it explicitly, e.g. GridSearchCV({name}({stage}={defaults[stage]}), "
+                f"{{{key!r}: [...]}})."
+            )
 
 
 class RouterMixin:

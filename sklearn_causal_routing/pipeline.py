@@ -16,8 +16,8 @@ def _feedback_or_y(y, quality, cost, propensity, caller):
 class Pipeline(_skpipeline.Pipeline):
     """scikit-learn's ``Pipeline``, also accepting logs as ``fit(X, t, y)``.
 
-    Identical to :class:`sklearn.pipeline.Pipeline` except that ``fit``,
-    ``fit_predict`` and ``score`` accept the served models and outcomes as
+    Identical to :class:`sklearn.pipeline.Pipeline` except that ``fit`` and
+    ``score`` accept the served models and outcomes as
     separate arrays, ``fit(X, t, y, cost=cost, propensity=p)``, and pack them
     into a feedback array (:func:`make_feedback`) before passing it down as
     ``y``. ``fit(X, feedback)`` works as with any target.
@@ -76,28 +76,6 @@ class Pipeline(_skpipeline.Pipeline):
         """
         y = _feedback_or_y(y, quality, cost, propensity, "Pipeline.fit")
         return super().fit(X, y, **params)
-
-    def fit_predict(self, X, y=None, quality=None, *, cost=None, propensity=None, **params):
-        """Fit, then predict with the last step (``y`` as in :meth:`fit`).
-
-        Parameters
-        ----------
-        X : iterable
-            Training data.
-        y : feedback array or array-like, default=None
-            As in :meth:`fit`.
-        quality, cost, propensity : array-like, default=None
-            As in :meth:`fit`.
-        **params : dict
-            Step parameters.
-
-        Returns
-        -------
-        y_pred : ndarray
-            The last step's predictions.
-        """
-        y = _feedback_or_y(y, quality, cost, propensity, "Pipeline.fit_predict")
-        return super().fit_predict(X, y, **params)
 
     def score(self, X, y=None, quality=None, *, cost=None, propensity=None, **params):
         """Score with the last step (``y`` as in :meth:`fit`).

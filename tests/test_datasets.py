@@ -562,3 +562,20 @@ def test_load_routerbench_subset_real_data():
     # default confounded logging on it: overlapping but clearly biased
     P = table.logging_probabilities()
     assert 0.02 < P.min() and P.max() < 0.35
+
+
+def test_value_reads_matrix_columns_in_the_order_of_classes():
+    from sklearn_causal_routing.datasets import make_routing_table
+
+    table = make_routing_table(300, random_state=0)
+    order = np.argsort(table.models)  # a router's classes_ are sorted labels
+    P_models = np.eye(table.n_models)[np.arange(300) % table.n_models]
+    P_sorted = P_models[:, order]
+    assert table.value(P_sorted, 0.3, classes=table.models[order]) == table.value(P_models, 0.3)
+    assert table.shares(P_sorted, classes=table.models[order]) == table.shares(P_models)
+    # Only the columns a router knows: the others get probability zero.
+    sub = table.models[:2]
+    P_sub = np.tile([1.0, 0.0], (300, 1))
+    assert table.value(P_sub, classes=sub) == table.value(np.full(300, sub[0]))
+    with pytest.raises(ValueError, match="classes"):
+        table.value(P_sorted, classes=np.array(["nope"] * table.n_models))

@@ -559,12 +559,27 @@ class RoutingTable:
         """
         return float(self.utility(cost_weight).max(axis=1).mean())
 
-    def _decision_matrix(self, decisions, name="decisions"):
-        """(n, K) routing probabilities from labels or a stochastic matrix."""
+    def _decision_matrix(self, decisions, name="decisions", classes=None):
+        """(n, K) routing probabilities from labels or a stochastic matrix.
+
+        A matrix's columns follow ``classes`` when given (e.g. a router's sorted
+        ``classes_``), else the table's ``models``.
+        """
         arr = np.asarray(decisions)
         n, k = self.n_samples, self.n_models
         if arr.ndim == 2:
-            return _check_stochastic(arr, name, n, k)
+            if classes is None:
+                return _check_stochastic(arr, name, n, k)
+            classes = np.asarray(classes)
+            if arr.shape[1:] != classes.shape:
+                raise ValueError(
+                    f"{name} has {arr.shape[1] if arr.ndim == 2 else '?'} columns but "
+                    f"classes names {classes.shape[0]} models; they must match."
+                )
+            P = _check_stochastic(arr, name, n, classes.shape[0])
+            out = np.zeros((n, k))
+            out[:, self._label_indices(classes, "classes")] = P
+            return out
         if arr.ndim != 1:
             raise ValueError(
                 f"{name} must be model labels of shape ({n},) or routing "
@@ -599,7 +614,7 @@ class RoutingTable:
             )
         return np.asarray(codes, dtype=np.intp)[inverse.ravel()]
 
-    def value(self, decisions, cost_weight=0.0):
+    def value(self, decisions, cost_weight=0.0, *, classes=None):
         """True mean utility of routing each query as decided.
 
         Parameters
@@ -607,6 +622,10 @@ class RoutingTable:
         decisions : array-like of shape (n_samples,) or (n_samples, n_models)
             Model labels (from ``models``), one per row, or a row-stochastic
             matrix of routing probabilities (then the expected utility).
+        classes : array-like of shape (n_models,), default=None
+            Model labels of the matrix's columns, e.g. ``router.classes_``
+            (sorted) for ``router.predict_proba(X)``; ``None`` means the
+            columns follow ``models``.
         cost_weight : float, default=0.0
 
         Returns
@@ -624,15 +643,17 @@ class RoutingTable:
         >>> table.value([[0.5, 0.5], [0.0, 1.0]])
         0.75
         """
-        P = self._decision_matrix(decisions)
+        P = self._decision_matrix(decisions, classes=classes)
         return float(np.mean(np.sum(P * self.utility(cost_weight), axis=1)))
 
-    def regret(self, decisions, cost_weight=0.0):
+    def regret(self, decisions, cost_weight=0.0, *, classes=None):
         """Oracle value minus the value of ``decisions`` (>= 0).
 
         Parameters
         ----------
         decisions : array-like of shape (n_samples,) or (n_samples, n_models)
+            As in :meth:`value`.
+        classes : array-like of shape (n_models,), default=None
             As in :meth:`value`.
         cost_weight : float, default=0.0
 
@@ -647,14 +668,16 @@ class RoutingTable:
         >>> table.regret(table.oracle_decisions(0.5), cost_weight=0.5)
         0.0
         """
-        return self.oracle_value(cost_weight) - self.value(decisions, cost_weight)
+        return self.oracle_value(cost_weight) - self.value(decisions, cost_weight, classes=classes)
 
-    def shares(self, decisions):
+    def shares(self, decisions, *, classes=None):
         """Share of calls each model gets under ``decisions``.
 
         Parameters
         ----------
         decisions : array-like of shape (n_samples,) or (n_samples, n_models)
+            As in :meth:`value`.
+        classes : array-like of shape (n_models,), default=None
             As in :meth:`value`.
 
         Returns
@@ -672,15 +695,17 @@ class RoutingTable:
         >>> table.shares(["a", "b", "b", "b"])
         {'a': 0.25, 'b': 0.75, 'c': 0.0}
         """
-        P = self._decision_matrix(decisions)
+        P = self._decision_matrix(decisions, classes=classes)
         return dict(zip(self._labels(), P.mean(axis=0).tolist()))
 
-    def mean_quality(self, decisions):
+    def mean_quality(self, decisions, *, classes=None):
         """True mean (expected, when known) quality of ``decisions``.
 
         Parameters
         ----------
         decisions : array-like of shape (n_samples,) or (n_samples, n_models)
+            As in :meth:`value`.
+        classes : array-like of shape (n_models,), default=None
             As in :meth:`value`.
 
         Returns
@@ -696,15 +721,17 @@ class RoutingTable:
         >>> table.mean_quality(["a", "b"]), table.mean_cost(["a", "b"])
         (1.0, 1.5)
         """
-        P = self._decision_matrix(decisions)
+        P = self._decision_matrix(decisions, classes=classes)
         return float(np.mean(np.sum(P * self._truth_quality(), axis=1)))
 
-    def mean_cost(self, decisions):
+    def mean_cost(self, decisions, *, classes=None):
         """True mean cost per query of ``decisions``.
 
         Parameters
         ----------
         decisions : array-like of shape (n_samples,) or (n_samples, n_models)
+            As in :meth:`value`.
+        classes : array-like of shape (n_models,), default=None
             As in :meth:`value`.
 
         Returns
@@ -720,7 +747,7 @@ class RoutingTable:
         >>> table.mean_cost(["b", "b"])
         2.0
         """
-        P = self._decision_matrix(decisions)
+        P = self._decision_matrix(decisions, classes=classes)
         return float(np.mean(np.sum(P * self.cost, axis=1)))
 
     def single_model_values(self, cost_weight=0.0):
