@@ -343,22 +343,6 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
         """
         return self._decision_scores(self._validate_X(X))
 
-    def predict(self, X):
-        """Model to route each query to.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        scores = self.decision_function(X)
-        return self.classes_[np.argmax(scores, axis=1)]
-
     def predict_proba(self, X):
         """Routing distribution over models for each query.
 

@@ -1,5 +1,7 @@
 """Behaviour shared by every router: routing decisions scored off-policy."""
 
+import numpy as np
+
 from ._feedback import _resolve_feedback
 
 __all__ = ["RouterMixin", "check_nested_defaults"]
@@ -28,8 +30,9 @@ def check_nested_defaults(estimator, params, defaults):
 class RouterMixin:
     """Mixin for routers: ``score`` is the off-policy value of ``predict``.
 
-    A router has ``classes_`` (model labels), ``cost_weight`` and ``predict(X)``
-    returning labels. This mixin gives it ``score(X, feedback)``, so that
+    A router has ``classes_`` (model labels), ``cost_weight`` and
+    ``decision_function(X)`` scoring every model per query. This mixin gives it
+    ``predict(X)`` (the best-scored model) and ``score(X, feedback)``, so that
     ``GridSearchCV(router)`` and ``cross_val_score(router)`` need no scorer.
     Routers deliberately do not inherit ``ClassifierMixin``: scikit-learn
     would then stratify folds on the structured feedback and fail.
@@ -41,6 +44,22 @@ class RouterMixin:
     >>> issubclass(SingleModelRouter, RouterMixin)
     True
     """
+
+    def predict(self, X):
+        """Model to route each query to: the highest of :meth:`decision_function`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def score(self, X, y, quality=None, *, cost=None, propensity=None):
         """Off-policy estimate of the mean utility of this router's decisions.

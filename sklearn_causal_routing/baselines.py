@@ -139,21 +139,7 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
         quality = predict_per_model(self.quality_models_, X)
         return quality - self.cost_weight * predict_per_model(self.cost_models_, X)
 
-    def predict(self, X):
-        """Model with the highest predicted utility for each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        utility = self.predict_utility(X)
-        return self.classes_[np.argmax(utility, axis=1)]
+    decision_function = predict_utility
 
     def predict_proba(self, X):
         """One-hot routing distribution of :meth:`predict`.
@@ -168,7 +154,7 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_models)
             One-hot rows.
         """
-        return _one_hot(np.argmax(self.predict_utility(X), axis=1), len(self.classes_))
+        return _one_hot(np.argmax(self.decision_function(X), axis=1), len(self.classes_))
 
 
 class SingleModelRouter(RouterMixin, BaseEstimator):
