@@ -17,6 +17,7 @@ from .base import RouterMixin, check_nested_defaults
 
 __all__ = ["RegretRouter"]
 
+
 def _softmax(z):
     z = z - z.max(axis=1, keepdims=True)
     np.exp(z, out=z)
