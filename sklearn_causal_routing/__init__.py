@@ -5,6 +5,7 @@ policies (Tsiourvas, Sun and Perakis, arXiv:2505.16037).
 """
 
 from ._feedback import FEEDBACK_FIELDS, check_feedback, feedback_from_frame, make_feedback
+from ._interval import IntervalRouter
 from ._propensity import PropensityModel, overlap_diagnostics
 from ._router import RegretRouter
 from ._utility import DoublyRobustUtility, clear_utility_cache
@@ -18,6 +19,7 @@ __all__ = [
     "FEEDBACK_FIELDS",
     "DecoupledRouter",
     "DoublyRobustUtility",
+    "IntervalRouter",
     "OverlapWarning",
     "Pipeline",
     "PropensityModel",

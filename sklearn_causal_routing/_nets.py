@@ -7,7 +7,16 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 from torch import nn
 
-__all__ = ["MLPPolicy", "RegretLoss", "build_policy_net", "policy_logits"]
+__all__ = [
+    "IntervalPolicy",
+    "IntervalRegretLoss",
+    "MLPPolicy",
+    "RegretLoss",
+    "build_policy_net",
+    "fit_net",
+    "interpolate_logits",
+    "policy_logits",
+]
 
 #: Prefixes of skorch settings a router forwards to its policy network.
 SKORCH_PREFIXES = (
@@ -109,11 +118,10 @@ class RegretLoss(nn.Module):
 
 def build_policy_net(
     *,
-    n_features,
-    n_outputs,
-    loss,
-    temperature,
-    hidden_layer_sizes,
+    module,
+    module_params,
+    criterion,
+    criterion_params,
     max_epochs,
     lr,
     batch_size,
@@ -133,13 +141,8 @@ def build_policy_net(
             ("early_stopping", EarlyStopping(patience=n_iter_no_change, load_best=True))
         )
     params = dict(
-        module=MLPPolicy,
-        module__n_features=n_features,
-        module__n_outputs=n_outputs,
-        module__hidden_layer_sizes=tuple(hidden_layer_sizes),
-        criterion=RegretLoss,
-        criterion__loss=loss,
-        criterion__temperature=temperature,
+        module=module,
+        criterion=criterion,
         optimizer=torch.optim.AdamW,
         optimizer__weight_decay=1e-4,
         lr=lr,
@@ -151,8 +154,19 @@ def build_policy_net(
         verbose=verbose,
         device=device,
     )
+    params.update({f"module__{k}": v for k, v in module_params.items()})
+    params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
     params.update(extra)
     return NeuralNet(**params)
+
+
+def fit_net(net, X, y, seed):
+    """Fit a skorch net with torch seeded (without touching the global stream)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net.fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
+    net.module_.eval()  # routing only from here on (dropout off)
+    return net
 
 
 def policy_logits(net, X, chunk=65536):
@@ -160,9 +174,155 @@ def policy_logits(net, X, chunk=65536):
     module = net.module_
     if module.training:  # routers put it in eval mode after fit; this is a guard
         module.eval()
-    out = np.empty((X.shape[0], module.head.out_features), dtype=np.float32)
+    parts = []
     with torch.no_grad():
         for start in range(0, X.shape[0], chunk):
             xb = torch.from_numpy(np.ascontiguousarray(X[start : start + chunk], dtype=np.float32))
-            out[start : start + chunk] = module(xb.to(net.device)).cpu().numpy()
-    return out
+            parts.append(module(xb.to(net.device)).cpu().numpy())
+    return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def interpolate_logits(endpoints, corrections, grid, cost_weight, lib=np):
+    """Logits at per-row cost weights from the interval model's heads.
+
+    ``endpoints`` has shape (n, m + 1, K) (one head per grid point),
+    ``corrections`` (n, m, K) (one per interval), ``grid`` (m + 1,) and
+    ``cost_weight`` (n,). In the interval ``[g_j, g_{j+1}]`` containing ``c``,
+    with ``lam = (c - g_j) / (g_{j+1} - g_j)``::
+
+        logits = (1 - lam) * E_j + lam * E_{j+1} + lam * (1 - lam) * G_j
+
+    so the endpoint heads are exact at the grid points and the correction
+    vanishes there. ``lib`` is numpy or torch.
+    """
+    m = grid.shape[0] - 1
+    if lib is np:
+        j = np.clip(np.searchsorted(grid, cost_weight, side="right") - 1, 0, m - 1)
+    else:
+        j = torch.clamp(torch.searchsorted(grid, cost_weight, right=True) - 1, 0, m - 1)
+    lam = ((cost_weight - grid[j]) / (grid[j + 1] - grid[j]))[:, None]
+    rows = lib.arange(endpoints.shape[0])
+    return (
+        (1 - lam) * endpoints[rows, j]
+        + lam * endpoints[rows, j + 1]
+        + lam * (1 - lam) * corrections[rows, j]
+    )
+
+
+class IntervalPolicy(nn.Module):
+    """A shared MLP body with one head per grid point and one per interval.
+
+    ``forward(X)`` returns the heads' logits flattened to shape
+    ``(n, (2 m + 1) K)``: first the ``m + 1`` endpoint heads, then the ``m``
+    interval corrections; :func:`interpolate_logits` turns them into logits at
+    any cost weight.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension.
+    n_outputs : int
+        Number of models ``K``.
+    n_grid : int
+        Number of grid points ``m + 1`` (>= 2).
+    hidden_layer_sizes : tuple of int, default=(200, 200)
+        Hidden layers of the shared body.
+    dropout : float, default=0.0
+        Dropout after each hidden layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_causal_routing._nets import IntervalPolicy
+    >>> IntervalPolicy(3, 2, n_grid=4, hidden_layer_sizes=(8,))(torch.zeros(5, 3)).shape
+    torch.Size([5, 14])
+    """
+
+    def __init__(self, n_features, n_outputs, n_grid, hidden_layer_sizes=(200, 200), dropout=0.0):
+        super().__init__()
+        self.body = MLPPolicy(n_features, 1, hidden_layer_sizes, dropout).body
+        width = hidden_layer_sizes[-1] if hidden_layer_sizes else n_features
+        self.n_outputs, self.n_grid = n_outputs, n_grid
+        self.endpoints = nn.Linear(width, n_grid * n_outputs)
+        self.corrections = nn.Linear(width, (n_grid - 1) * n_outputs)
+
+    def forward(self, X):
+        h = self.body(X)
+        return torch.cat([self.endpoints(h), self.corrections(h)], dim=1)
+
+    def split(self, out):
+        """Endpoint (n, m + 1, K) and correction (n, m, K) logits of ``forward``'s output."""
+        k, g = self.n_outputs, self.n_grid
+        n = out.shape[0]
+        return out[:, : g * k].reshape(n, g, k), out[:, g * k :].reshape(n, g - 1, k)
+
+
+class IntervalRegretLoss(nn.Module):
+    """RM-Softmax regret of the interval model, at the grid points and between.
+
+    The target is ``[Q, C]`` of shape (n, 2K): counterfactual quality and cost.
+    The loss is the mean RM-Softmax regret of the endpoint heads at the grid
+    points plus that of the interpolated logits at one cost weight per row,
+    drawn uniformly in the range while training (the interval midpoints, in
+    turn, for validation, so that early stopping compares like with like).
+    Regrets at ``c`` are divided by the spread of the utilities at ``c``
+    (linear between the grid points' spreads, ``scales``).
+
+    Parameters
+    ----------
+    grid : sequence of float
+        Grid of cost weights (increasing, >= 2 points).
+    scales : sequence of float
+        Utility spread at each grid point.
+    temperature : float, default=1.0
+        Softmax temperature.
+    n_draws : int, default=1
+        Cost weights drawn per row and batch while training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn_causal_routing._nets import IntervalRegretLoss
+    >>> loss = IntervalRegretLoss([0.0, 1.0], [1.0, 1.0])
+    >>> target = torch.tensor([[1.0, 0.0, 0.0, 0.0]])  # Q = (1, 0), C = (0, 0)
+    >>> out = torch.tensor([[9.0, -9.0, 9.0, -9.0, 0.0, 0.0]])
+    >>> float(loss(out, target)) < 1e-6
+    True
+    """
+
+    def __init__(self, grid, scales, temperature=1.0, n_draws=1):
+        super().__init__()
+        self.register_buffer("grid", torch.as_tensor(np.asarray(grid), dtype=torch.float32))
+        self.register_buffer("scales", torch.as_tensor(np.asarray(scales), dtype=torch.float32))
+        self.temperature = temperature
+        self.n_draws = n_draws
+
+    def _regret_loss(self, logits, U, scale):
+        regret = (U.max(dim=1, keepdim=True).values - U) / scale
+        return (torch.softmax(logits / self.temperature, dim=1) * regret).sum(dim=1).mean()
+
+    def forward(self, out, target):
+        k = target.shape[1] // 2
+        Q, C = target[:, :k], target[:, k:]
+        n, g = out.shape[0], self.grid.shape[0]
+        endpoints = out[:, : g * k].reshape(n, g, k)
+        corrections = out[:, g * k :].reshape(n, g - 1, k)
+        loss = sum(
+            self._regret_loss(endpoints[:, j], Q - self.grid[j] * C, self.scales[j])
+            for j in range(g)
+        ) / g
+        lo, hi = self.grid[0], self.grid[-1]
+        mids = (self.grid[:-1] + self.grid[1:]) / 2
+        draws = self.n_draws if self.training else 1
+        between = 0.0
+        for d in range(draws):
+            if self.training:
+                c = lo + (hi - lo) * torch.rand(n, device=out.device)
+            else:
+                c = mids[torch.arange(n, device=out.device) % (g - 1)]
+            logits = interpolate_logits(endpoints, corrections, self.grid, c, lib=torch)
+            j = torch.clamp(torch.searchsorted(self.grid, c, right=True) - 1, 0, g - 2)
+            lam = (c - self.grid[j]) / (self.grid[j + 1] - self.grid[j])
+            scale = ((1 - lam) * self.scales[j] + lam * self.scales[j + 1])[:, None]
+            between = between + self._regret_loss(logits, Q - c[:, None] * C, scale)
+        return loss + between / draws

@@ -4,13 +4,19 @@ import difflib
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _resolve_feedback
-from ._nets import SKORCH_PREFIXES, build_policy_net, policy_logits
+from ._nets import (
+    SKORCH_PREFIXES,
+    MLPPolicy,
+    RegretLoss,
+    build_policy_net,
+    fit_net,
+    policy_logits,
+)
 from ._propensity import _seed
 from ._utility import DoublyRobustUtility, fit_utility_cached
 from .base import RouterMixin, check_nested_defaults
@@ -25,12 +31,13 @@ def _softmax(z):
     return z
 
 
-class _SkorchParamsMixin:
-    """skorch-style ``module__*`` / ``optimizer__*`` parameters on a router.
+class _PolicyRouterMixin:
+    """What routers with a utility stage and a skorch policy share.
 
-    They are stored as attributes by ``__init__``, reported by ``get_params`` and
-    accepted by ``set_params``, so ``clone`` and ``GridSearchCV`` handle them like
-    any other parameter.
+    skorch-style ``module__*`` / ``optimizer__*`` parameters are stored as
+    attributes by ``__init__``, reported by ``get_params`` and accepted by
+    ``set_params``, so ``clone`` and ``GridSearchCV`` handle them like any other
+    parameter; the utility stage is fitted through the in-process cache.
     """
 
     def _store_skorch_params(self, kwargs):
@@ -46,6 +53,14 @@ class _SkorchParamsMixin:
                     "optimizer__weight_decay=1e-3)."
                 )
             setattr(self, key, value)
+
+    def _fit_utility(self, X, fb, cost_weight=0.0):
+        """Fit (or fetch from the cache) the utility stage, seeded by the router."""
+        utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
+        if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
+            utility.set_params(random_state=_seed(self.random_state))
+        utility.set_params(cost_weight=cost_weight)
+        return fit_utility_cached(utility, X, fb)
 
     def _skorch_params(self):
         return {k: v for k, v in vars(self).items() if k.startswith(SKORCH_PREFIXES)}
@@ -64,7 +79,7 @@ class _SkorchParamsMixin:
         return super().set_params(**rest)
 
 
-class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
+class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     """Route each query to a model, trained from biased logs to minimise regret.
 
     Fitting runs two stages. First a :class:`DoublyRobustUtility` turns the
@@ -234,12 +249,6 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------
 
-    def _fit_utility(self, X, fb):
-        utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
-        if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
-            utility.set_params(random_state=_seed(self.random_state))
-        utility.set_params(cost_weight=self.cost_weight)
-        return fit_utility_cached(utility, X, fb)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
@@ -274,7 +283,7 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
                 "Use RegretRouter(loss='classification', policy=clf), or policy=None "
                 "for the MLP policy."
             )
-        self.utility_ = self._fit_utility(X, fb)
+        self.utility_ = self._fit_utility(X, fb, self.cost_weight)
         self.classes_ = self.utility_.classes_
         U = self.utility_.utilities(self.cost_weight)
         self.constant_values_ = U.mean(axis=0)
@@ -293,11 +302,14 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
             return clone(self.policy).fit(X, np.argmin(regret, axis=1))
         seed = _seed(self.random_state)
         net = build_policy_net(
-            n_features=X.shape[1],
-            n_outputs=len(self.classes_),
-            loss=self.loss,
-            temperature=self.temperature,
-            hidden_layer_sizes=self.hidden_layer_sizes,
+            module=MLPPolicy,
+            module_params={
+                "n_features": X.shape[1],
+                "n_outputs": len(self.classes_),
+                "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+            },
+            criterion=RegretLoss,
+            criterion_params={"loss": self.loss, "temperature": self.temperature},
             max_epochs=self.max_epochs,
             lr=self.lr,
             batch_size=self.batch_size,
@@ -308,11 +320,7 @@ class RegretRouter(RouterMixin, _SkorchParamsMixin, BaseEstimator):
             device=self.device,
             extra=self._skorch_params(),
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net.fit(np.asarray(X, dtype=np.float32), regret.astype(np.float32))
-        net.module_.eval()  # routing only from here on (dropout off)
-        return net
+        return fit_net(net, X, regret, seed)
 
     # -- routing ------------------------------------------------------------------
 
