@@ -304,7 +304,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         if outside.any():
             if self.out_of_range == "clip" and not np.isnan(c).any():
                 return np.clip(c, low, high)
-            bad = c[outside][:3].tolist()
+            bad = np.unique(c[outside])[:3].tolist()
             raise ValueError(
                 f"cost_weight {bad} lies outside the fitted range [{low:g}, {high:g}]. "
                 "Refit with a wider cost_weight_range, or pass out_of_range='clip' to "
