@@ -1,13 +1,13 @@
 """IntervalRouter: one fitted router for every cost weight in a range."""
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from ._compat import Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
 from ._nets import (
     IntervalPolicy,
@@ -18,7 +18,7 @@ from ._nets import (
     policy_logits,
 )
 from ._propensity import _seed
-from ._router import _PolicyRouterMixin, _softmax
+from ._router import _TRAINING_CONSTRAINTS, _PolicyRouterMixin, _softmax
 
 __all__ = ["IntervalRouter"]
 
@@ -137,21 +137,11 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **_TRAINING_CONSTRAINTS,
         "cost_weight_range": [tuple, list],
         "n_intervals": [Interval(Integral, 1, None, closed="left")],
         "cost_weights": ["array-like", None],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "utility": [HasMethods(["fit", "utilities"]), None],
-        "hidden_layer_sizes": [tuple, list],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "out_of_range": [StrOptions({"raise", "clip"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "device": [str],
     }
 
     def __init__(
@@ -265,15 +255,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
                 # less noise (RouterBench: 0.634 vs 0.631 mean true utility with one)
                 "n_draws": 4,
             },
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            seed=seed,
-            verbose=self.verbose,
-            device=self.device,
-            extra=self._skorch_params(),
+            **self._training_params(seed),
         )
         self.policy_ = fit_net(net, X, np.hstack([Q, C]), seed)
         self.budget_ = None

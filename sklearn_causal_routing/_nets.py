@@ -315,7 +315,7 @@ class IntervalRegretLoss(nn.Module):
         mids = (self.grid[:-1] + self.grid[1:]) / 2
         draws = self.n_draws if self.training else 1
         between = 0.0
-        for d in range(draws):
+        for _ in range(draws):
             if self.training:
                 c = lo + (hi - lo) * torch.rand(n, device=out.device)
             else:

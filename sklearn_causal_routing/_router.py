@@ -31,6 +31,22 @@ def _softmax(z):
     return z
 
 
+#: Constraints of the training parameters every policy router has.
+_TRAINING_CONSTRAINTS = {
+    "temperature": [Interval(Real, 0, None, closed="neither")],
+    "utility": [HasMethods(["fit", "utilities"]), None],
+    "hidden_layer_sizes": [tuple, list],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "device": [str],
+}
+
+
 class _PolicyRouterMixin:
     """What routers with a utility stage and a skorch policy share.
 
@@ -61,6 +77,20 @@ class _PolicyRouterMixin:
             utility.set_params(random_state=_seed(self.random_state))
         utility.set_params(cost_weight=cost_weight)
         return fit_utility_cached(utility, X, fb)
+
+    def _training_params(self, seed):
+        """The keyword arguments of ``build_policy_net`` shared by policy routers."""
+        return dict(
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            seed=seed,
+            verbose=self.verbose,
+            device=self.device,
+            extra=self._skorch_params(),
+        )
 
     def _skorch_params(self):
         return {k: v for k, v in vars(self).items() if k.startswith(SKORCH_PREFIXES)}
@@ -196,20 +226,10 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        **_TRAINING_CONSTRAINTS,
         "loss": [StrOptions({"softmax", "classification"})],
-        "temperature": [Interval(Real, 0, None, closed="neither")],
         "cost_weight": [Interval(Real, 0, None, closed="left")],
-        "utility": [HasMethods(["fit", "utilities"]), None],
         "policy": [HasMethods(["fit", "predict_proba"]), None],
-        "hidden_layer_sizes": [tuple, list],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "device": [str],
     }
 
     def __init__(
@@ -310,15 +330,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
             },
             criterion=RegretLoss,
             criterion_params={"loss": self.loss, "temperature": self.temperature},
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            seed=seed,
-            verbose=self.verbose,
-            device=self.device,
-            extra=self._skorch_params(),
+            **self._training_params(seed),
         )
         return fit_net(net, X, regret, seed)
 
