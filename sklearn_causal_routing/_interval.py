@@ -18,15 +18,9 @@ from ._nets import (
     policy_logits,
 )
 from ._propensity import _seed
-from ._router import _TRAINING_CONSTRAINTS, _PolicyRouterMixin, _softmax
+from ._router import _TRAINING_CONSTRAINTS, _PolicyRouterMixin, _softmax, _utility_spread
 
 __all__ = ["IntervalRouter"]
-
-
-def _utility_spread(U):
-    centred = U - U.mean(axis=1, keepdims=True)
-    scale = float(np.sqrt(np.mean(centred**2)))
-    return scale if scale > 0 else 1.0
 
 
 class IntervalRouter(_PolicyRouterMixin, BaseEstimator):

@@ -62,6 +62,17 @@ def _labels_and_logged(y):
     return make_feedback(y, np.zeros(y.shape[0] if y.ndim else 0))["action"], None
 
 
+def expand_proba(classifier, X, n_models):
+    """``classifier.predict_proba(X)`` as (n, n_models) columns, one per model index.
+
+    The classifier was fitted on integer model indices and may have seen only
+    some of them; the models it never saw get probability zero.
+    """
+    proba = np.zeros((X.shape[0], n_models))
+    proba[:, np.asarray(classifier.classes_, dtype=np.int64)] = classifier.predict_proba(X)
+    return proba
+
+
 def _check_enough_models(classes, name="y"):
     if len(classes) < 2:
         raise ValueError(
@@ -267,11 +278,7 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         return self
 
     def _proba(self, X):
-        raw = self.estimator_.predict_proba(X)
-        cols = np.asarray(self.estimator_.classes_, dtype=np.int64)
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        proba[:, cols] = raw
-        return proba
+        return expand_proba(self.estimator_, X, len(self.classes_))
 
     def predict_proba(self, X):
         """Estimated probability of each model under the logging rule.

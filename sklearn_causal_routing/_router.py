@@ -17,11 +17,22 @@ from ._nets import (
     fit_net,
     policy_logits,
 )
-from ._propensity import _seed
+from ._propensity import _seed, expand_proba
 from ._utility import DoublyRobustUtility, fit_utility_cached
 from .base import RouterMixin, check_nested_defaults
 
 __all__ = ["RegretRouter"]
+
+
+def _utility_spread(U):
+    """Spread of utilities across models: RMS of each row's deviations from its mean.
+
+    Dividing regrets by it makes the temperature independent of the units of
+    quality and cost; 1.0 when all models are tied everywhere.
+    """
+    centred = U - U.mean(axis=1, keepdims=True)
+    scale = float(np.sqrt(np.mean(centred**2)))
+    return scale if scale > 0 else 1.0
 
 
 def _softmax(z):
@@ -311,9 +322,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         return self
 
     def _scaled_regret(self, U):
-        centred = U - U.mean(axis=1, keepdims=True)
-        scale = float(np.sqrt(np.mean(centred**2)))
-        self.utility_scale_ = scale if scale > 0 else 1.0
+        self.utility_scale_ = _utility_spread(U)
         return (U.max(axis=1, keepdims=True) - U) / self.utility_scale_
 
     def _fit_policy(self, X, U):
@@ -344,10 +353,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         """Scores whose argmax is the decision: logits, or classifier probabilities."""
         if self.policy is None:
             return policy_logits(self.policy_, X)
-        raw = self.policy_.predict_proba(X)
-        proba = np.zeros((X.shape[0], len(self.classes_)))
-        proba[:, np.asarray(self.policy_.classes_, dtype=np.int64)] = raw
-        return proba
+        return expand_proba(self.policy_, X, len(self.classes_))
 
     def decision_function(self, X):
         """Policy scores of every model for each query (higher = preferred).
