@@ -4,7 +4,13 @@ Propensities, doubly robust counterfactual utilities and regret-minimising
 policies (Tsiourvas, Sun and Perakis, arXiv:2505.16037).
 """
 
-from ._feedback import FEEDBACK_FIELDS, check_feedback, feedback_from_frame, make_feedback
+from ._feedback import (
+    FEEDBACK_FIELDS,
+    GRADER_FIELDS,
+    check_feedback,
+    feedback_from_frame,
+    make_feedback,
+)
 from ._interval import IntervalRouter
 from ._propensity import PropensityModel, overlap_diagnostics
 from ._router import RegretRouter
@@ -17,6 +23,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "FEEDBACK_FIELDS",
+    "GRADER_FIELDS",
     "DecoupledRouter",
     "DoublyRobustUtility",
     "IntervalRouter",

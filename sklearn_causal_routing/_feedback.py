@@ -12,10 +12,20 @@ import numbers
 
 import numpy as np
 
-__all__ = ["FEEDBACK_FIELDS", "check_feedback", "feedback_from_frame", "make_feedback"]
+__all__ = [
+    "FEEDBACK_FIELDS",
+    "GRADER_FIELDS",
+    "check_feedback",
+    "feedback_from_frame",
+    "make_feedback",
+]
 
 #: The fields every feedback array has, in order.
 FEEDBACK_FIELDS = ("action", "quality", "cost", "propensity")
+
+#: The optional fields saying who graded each row (present when ``gold=`` or
+#: ``judge=`` was given to :func:`make_feedback`).
+GRADER_FIELDS = ("gold", "judge")
 
 _FACTORY_CALL = "make_feedback(t, y, cost=cost, propensity=None)"
 
@@ -127,7 +137,7 @@ def _action_array(t):
     )
 
 
-def make_feedback(t, y, *, cost=None, propensity=None):
+def make_feedback(t, y, *, cost=None, propensity=None, gold=None, judge=None):
     """Pack logged routing feedback into one structured array.
 
     Parameters
@@ -142,12 +152,25 @@ def make_feedback(t, y, *, cost=None, propensity=None):
         The probability with which the logging rule picked ``t[i]`` for request
         ``i``, when the gateway recorded it; values in (0, 1]. ``None`` means
         unknown (stored as NaN): the propensities are then estimated.
+    gold : array-like of bool of shape (n_samples,), default=None
+        Who graded each row: ``True`` means ``y[i]`` is a gold-standard grade
+        (expert check, rubric, unit test), ``False`` means it is a cheap judge
+        grade (LLM-as-judge, crowd preference) that may be biased. ``None``
+        means every grade is gold and no grader fields are stored. See
+        :class:`IntegrativeUtility`, which corrects the judge grades.
+    judge : array-like of shape (n_samples,), default=None
+        A judge grade for rows that carry both grades (NaN where a row has
+        none). On judge-graded rows (``gold[i]`` False) the judge grade is
+        ``y[i]`` itself, so ``judge[i]`` must be NaN or equal to it. Giving
+        ``judge`` without ``gold`` means every ``y`` is gold.
 
     Returns
     -------
     feedback : ndarray of shape (n_samples,)
         Structured array with fields ``action``, ``quality``, ``cost`` and
-        ``propensity``; use it as ``y`` in ``fit(X, feedback)``.
+        ``propensity``, plus ``gold`` (bool) and ``judge`` (float, NaN where
+        absent) when ``gold`` or ``judge`` is given; use it as ``y`` in
+        ``fit(X, feedback)``.
 
     See Also
     --------
@@ -165,6 +188,15 @@ def make_feedback(t, y, *, cost=None, propensity=None):
     array(['small', 'large', 'small'], dtype='<U5')
     >>> fb["propensity"]
     array([nan, nan, nan])
+
+    Two gold grades and one judge grade; the first row carries both:
+
+    >>> fb = make_feedback(["small", "large", "small"], [0.0, 1.0, 0.8],
+    ...                    gold=[True, True, False], judge=[0.4, None, None])
+    >>> fb.dtype.names
+    ('action', 'quality', 'cost', 'propensity', 'gold', 'judge')
+    >>> fb["judge"]
+    array([0.4, nan, 0.8])
     """
     action = _action_array(t)
     n = action.shape[0]
@@ -188,12 +220,74 @@ def make_feedback(t, y, *, cost=None, propensity=None):
         ("cost", np.float64),
         ("propensity", np.float64),
     ]
+    graders = None
+    if gold is not None or judge is not None:
+        graders = _grader_arrays(gold, judge, quality, n)
+        dtype += [("gold", np.bool_), ("judge", np.float64)]
     out = np.empty(n, dtype=dtype)
     out["action"] = action
     out["quality"] = quality
     out["cost"] = cost
     out["propensity"] = prop
+    if graders is not None:
+        out["gold"], out["judge"] = graders
     return out
+
+
+def _grader_arrays(gold, judge, quality, n):
+    """Validate ``gold=`` / ``judge=`` and return (gold mask, judge grades)."""
+    if gold is None:
+        gold_mask = np.ones(n, dtype=bool)
+    else:
+        gold_arr = _as_1d(gold, "gold", n)
+        if gold_arr.dtype.kind == "b":
+            gold_mask = gold_arr
+        elif gold_arr.dtype.kind in "iuf" and np.isin(gold_arr, (0, 1)).all():
+            gold_mask = gold_arr.astype(bool)
+        else:
+            received = np.unique(gold_arr.astype(object).astype(str))[:5].tolist()
+            raise ValueError(
+                "gold must be one bool per row (True = gold-standard grade, False = "
+                f"judge grade); got values of dtype {gold_arr.dtype} such as {received}."
+            )
+    if judge is None:
+        judge_arr = np.full(n, np.nan)
+    else:
+        judge_arr = _as_1d(judge, "judge", n)
+        try:
+            judge_arr = np.array(
+                [np.nan if _is_missing(v) else v for v in judge_arr.tolist()],
+                dtype=np.float64,
+            )
+        except (TypeError, ValueError):
+            raise TypeError(
+                "judge must hold numeric judge grades (NaN where a row has none); got "
+                f"values of dtype {judge_arr.dtype}."
+            ) from None
+        if np.isinf(judge_arr).any():
+            raise ValueError("judge contains infinite value(s); use NaN for 'no judge grade'.")
+    on_judge_rows = ~gold_mask & ~np.isnan(judge_arr)
+    clash = on_judge_rows & (judge_arr != quality)
+    if clash.any():
+        first = int(np.flatnonzero(clash)[0])
+        raise ValueError(
+            f"judge disagrees with y on {int(clash.sum())} judge-graded row(s) (first at "
+            f"row {first}: judge={judge_arr[first]}, y={quality[first]}). On rows with "
+            "gold=False, y already is the judge grade; leave judge NaN there."
+        )
+    judge_arr = np.where(gold_mask, judge_arr, quality)
+    return gold_mask, judge_arr
+
+
+def _grader_fields(y):
+    """Return ``(gold, judge)`` for a feedback array, with defaults when absent.
+
+    Feedback without grader fields counts as all gold with no judge grades.
+    """
+    names = y.dtype.names
+    if "gold" in names:
+        return np.asarray(y["gold"], dtype=bool), np.asarray(y["judge"], dtype=np.float64)
+    return np.ones(y.shape[0], dtype=bool), np.full(y.shape[0], np.nan)
 
 
 def _check_propensity_values(prop):
@@ -215,7 +309,10 @@ def _check_propensity_values(prop):
         )
 
 
-def feedback_from_frame(df, *, action="model", quality="quality", cost=None, propensity=None):
+def feedback_from_frame(
+    df, *, action="model", quality="quality", cost=None, propensity=None, gold=None,
+    judge=None,
+):
     """Build a feedback array from the named columns of a DataFrame.
 
     Parameters
@@ -230,6 +327,11 @@ def feedback_from_frame(df, *, action="model", quality="quality", cost=None, pro
         Column with the cost of each call; ``None`` means no cost column.
     propensity : str, default=None
         Column with the logged probability of the served model, if recorded.
+    gold : str, default=None
+        Column of bools, True where the grade is gold-standard (see
+        :func:`make_feedback`); ``None`` means all grades are gold.
+    judge : str, default=None
+        Column with a judge grade for rows that carry both grades.
 
     Returns
     -------
@@ -246,7 +348,10 @@ def feedback_from_frame(df, *, action="model", quality="quality", cost=None, pro
     >>> fb["cost"]
     array([0.01 , 0.002])
     """
-    columns = {"action": action, "quality": quality, "cost": cost, "propensity": propensity}
+    columns = {
+        "action": action, "quality": quality, "cost": cost, "propensity": propensity,
+        "gold": gold, "judge": judge,
+    }
     missing = [f"{k}={v!r}" for k, v in columns.items() if v is not None and v not in df.columns]
     if missing:
         raise KeyError(
@@ -256,7 +361,8 @@ def feedback_from_frame(df, *, action="model", quality="quality", cost=None, pro
         )
     get = lambda name: None if name is None else df[name].to_numpy()  # noqa: E731
     return make_feedback(
-        get(action), get(quality), cost=get(cost), propensity=get(propensity)
+        get(action), get(quality), cost=get(cost), propensity=get(propensity),
+        gold=get(gold), judge=get(judge),
     )
 
 
@@ -323,6 +429,18 @@ def check_feedback(y, *, name="y"):
                 "the rows."
             )
     _check_propensity_values(np.asarray(y["propensity"], dtype=np.float64))
+    if "gold" in fields:
+        if "judge" not in fields or y["gold"].dtype.kind != "b":
+            raise TypeError(
+                f"{name} has a 'gold' field but it is not bool, or the 'judge' field "
+                f"is missing; build it with make_feedback(t, y, gold=gold, judge=judge)."
+            )
+        judge_rows = ~y["gold"]
+        if np.any(judge_rows & ~np.isfinite(y["judge"])):
+            raise ValueError(
+                f"{name}['judge'] must hold the grade on judge-graded rows (gold False); "
+                "rebuild it with make_feedback(t, y, gold=gold)."
+            )
     return y
 
 

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from sklearn_causal_routing import (
     FEEDBACK_FIELDS,
+    GRADER_FIELDS,
     DecoupledRouter,
     DoublyRobustUtility,
     check_feedback,
@@ -306,3 +307,60 @@ def test_feedback_plus_cost_or_propensity_kwarg_is_rejected(small_logs, kwarg):
     router = DecoupledRouter().fit(X, fb)
     with pytest.raises(TypeError, match=r"score: cost= and propensity="):
         router.score(X, fb, **{kwarg: c if kwarg == "cost" else p})
+
+
+# --- who graded each row: gold and judge grades -------------------------------------
+
+
+def test_gold_and_judge_fields_are_stored_only_when_given():
+    plain = make_feedback(["a", "b"], [1.0, 0.0])
+    assert plain.dtype.names == FEEDBACK_FIELDS
+    fb = make_feedback(["a", "b", "a"], [1.0, 0.0, 0.5], gold=[True, False, True],
+                       judge=[0.7, np.nan, np.nan])
+    assert fb.dtype.names == FEEDBACK_FIELDS + GRADER_FIELDS
+    np.testing.assert_array_equal(fb["gold"], [True, False, True])
+    # a judge-graded row's judge grade is its y; gold rows keep the extra judge grade
+    np.testing.assert_array_equal(fb["judge"], [0.7, 0.0, np.nan])
+    assert check_feedback(fb) is fb
+    assert fb[[0, 2]].dtype.names == fb.dtype.names
+
+
+def test_judge_without_gold_means_all_rows_gold():
+    fb = make_feedback(["a", "b"], [1.0, 0.0], judge=[0.9, None])
+    assert fb["gold"].all()
+    np.testing.assert_array_equal(fb["judge"], [0.9, np.nan])
+
+
+def test_gold_accepts_zero_one_integers():
+    fb = make_feedback(["a", "b"], [1.0, 0.0], gold=[1, 0])
+    np.testing.assert_array_equal(fb["gold"], [True, False])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"gold": ["yes", "no", "yes"]}, "gold must be one bool per row"),
+        ({"gold": [1, 2, 0]}, "gold must be one bool per row"),
+        ({"gold": [True, False]}, "gold has 2 entries but t has 3"),
+        ({"gold": [True, False, True], "judge": [0.0, 0.2, 0.0]}, "judge disagrees with y"),
+        ({"judge": [0.0, np.inf, 0.0]}, "judge contains infinite"),
+    ],
+)
+def test_bad_grader_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_feedback(["a", "b", "a"], [1.0, 0.0, 0.5], **kwargs)
+
+
+def test_feedback_from_frame_reads_grader_columns():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"model": ["a", "b"], "quality": [1.0, 0.4],
+                       "is_gold": [True, False], "judge": [0.8, None]})
+    fb = feedback_from_frame(df, gold="is_gold", judge="judge")
+    np.testing.assert_array_equal(fb["judge"], [0.8, 0.4])
+
+
+def test_check_feedback_rejects_a_judge_row_without_its_grade():
+    fb = make_feedback(["a", "b"], [1.0, 0.0], gold=[True, False])
+    fb["judge"][1] = np.nan
+    with pytest.raises(ValueError, match="judge-graded rows"):
+        check_feedback(fb)
