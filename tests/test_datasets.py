@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_causal_routing.datasets import (
     LoggedData,
@@ -513,13 +514,70 @@ def test_load_routing_table_errors(tmp_path):
         load_routing_table(pd.DataFrame(base), embeddings=np.eye(3))
     with pytest.raises(FileNotFoundError, match="embeddings"):
         load_routing_table(pd.DataFrame(base), embeddings=tmp_path / "missing.npy")
-    with pytest.raises(ValueError, match="path_or_frame must be a .parquet or .csv"):
+    with pytest.raises(ValueError, match=r"path_or_frame must be a .parquet, .csv or .pkl"):
         (tmp_path / "table.json").write_text("{}")
         load_routing_table(tmp_path / "table.json")
     with pytest.raises(TypeError, match="path_or_frame must be"):
         load_routing_table({"a|quality": [1.0]})
     with pytest.raises(FileNotFoundError, match="no file"):
         load_routing_table(tmp_path / "missing.parquet")
+
+
+def _routerbench_frame(pd):
+    # RouterBench's own pickle layout: quality in a column named after the model,
+    # cost in '<model>|total_cost', responses beside them, task in 'eval_name'.
+    return pd.DataFrame({
+        "sample_id": ["mbpp.1", "arc.1", "arc.2"],
+        "prompt": ["write code", "a question", "another"],
+        "eval_name": ["mbpp", "arc-challenge", "arc-challenge"],
+        "oracle_model_to_route_to": ["gpt-4", "llama", "llama"],
+        "llama": [0.0, 1.0, 1.0],
+        "llama|model_response": ["...", "B", "C"],
+        "llama|total_cost": [1e-4, 2e-4, 1e-4],
+        "gpt-4": [1.0, 1.0, 0.0],
+        "gpt-4|model_response": ["def f(): ...", "B", "A"],
+        "gpt-4|total_cost": [3e-3, 4e-3, 5e-3],
+    })
+
+
+def test_load_routing_table_reads_routerbench_pickles(tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "routerbench_5shot.pkl"
+    _routerbench_frame(pd).to_pickle(path)
+    emb = np.arange(6.0).reshape(3, 2)
+    table = load_routing_table(path, embeddings=emb)
+    assert table.models.tolist() == ["llama", "gpt-4"]
+    assert_array_equal(table.quality, [[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    assert_allclose(table.cost, [[1e-4, 3e-3], [2e-4, 4e-3], [1e-4, 5e-3]])
+    assert table.task.tolist() == ["mbpp", "arc-challenge", "arc-challenge"]
+    assert table.prompt.tolist() == ["write code", "a question", "another"]
+    assert_array_equal(table.X, emb)
+    # the same table written in our format reads back identically
+    ours = tmp_path / "ours.parquet"
+    pytest.importorskip("pyarrow")
+    table.to_frame().to_parquet(ours)
+    back = load_routing_table(ours)
+    assert back.models.tolist() == table.models.tolist()
+    assert_array_equal(back.quality, table.quality)
+    assert_array_equal(back.cost, table.cost)
+    assert_array_equal(back.X, table.X)
+
+
+def test_load_routing_table_format_errors(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = _routerbench_frame(pd)
+    with pytest.raises(ValueError, match=r"found no '<model>\|quality' columns"):
+        load_routing_table(frame, embeddings=np.eye(3), format="ours")
+    with pytest.raises(ValueError, match="format must be 'auto', 'ours' or 'routerbench'"):
+        load_routing_table(frame, embeddings=np.eye(3), format="csv")
+    with pytest.raises(ValueError, match=r"have a '\|total_cost' column but no quality"):
+        load_routing_table(frame.drop(columns=["gpt-4"]), embeddings=np.eye(3))
+    with pytest.raises(ValueError, match=r"found no '<model>\|total_cost'"):
+        load_routing_table(pd.DataFrame({"q": [1.0]}), embeddings=[[0.0]], format="routerbench")
+    path = tmp_path / "not_a_frame.pkl"
+    pd.Series([1, 2]).to_pickle(path)
+    with pytest.raises(TypeError, match="must hold a pickled pandas DataFrame"):
+        load_routing_table(path, embeddings=np.eye(2))
 
 
 def test_loaders_need_pandas(monkeypatch):

@@ -1,11 +1,19 @@
-"""Read full-feedback routing tables from disk (RouterBench column format).
+"""Read full-feedback routing tables from disk.
 
-The format: one row per query; for every model ``<model>|quality`` and
-``<model>|cost`` columns (optionally ``<model>|expected_quality``); optional
-``task``, ``split`` and ``prompt`` columns; query features either in a separate
-row-aligned array (e.g. ``.npy`` embeddings) or as numeric columns ``x0, x1,
-...``. pandas (and pyarrow for parquet) are optional dependencies, installed
-with ``pip install "sklearn-causal-routing[data]"``.
+Two column formats are read:
+
+- ours: one row per query; for every model ``<model>|quality`` and
+  ``<model>|cost`` columns (optionally ``<model>|expected_quality``); optional
+  ``task``, ``split`` and ``prompt`` columns;
+- RouterBench's own (its ``routerbench_0shot.pkl`` / ``routerbench_5shot.pkl``
+  pickles): for every model a quality column named ``<model>`` and a
+  ``<model>|total_cost`` column (``<model>|model_response`` is ignored); the
+  task is in ``eval_name``.
+
+Query features come either in a separate row-aligned array (e.g. ``.npy``
+embeddings) or as numeric columns ``x0, x1, ...``. pandas (and pyarrow for
+parquet) are optional dependencies, installed with
+``pip install "sklearn-causal-routing[data]"``.
 """
 
 import os
@@ -22,6 +30,8 @@ _INSTALL = 'pip install "sklearn-causal-routing[data]"'
 _QUALITY = "|quality"
 _COST = "|cost"
 _EXPECTED = "|expected_quality"
+_RB_COST = "|total_cost"
+_RB_TASK = "eval_name"
 _FEATURE = re.compile(r"^x(\d+)$")
 
 #: File names of the RouterBench subset in the shared data folder.
@@ -55,10 +65,59 @@ def _read_frame(path, pd):
             ) from exc
     if suffix in (".csv", ".gz", ".bz2", ".zip", ".xz"):
         return pd.read_csv(path)
+    if suffix in (".pkl", ".pickle"):
+        # RouterBench ships its tables as pickled DataFrames; like any pickle,
+        # only load files you trust.
+        frame = pd.read_pickle(path)
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(
+                f"{path.name} must hold a pickled pandas DataFrame (RouterBench's "
+                f"format); it holds a {type(frame).__name__}."
+            )
+        return frame
     raise ValueError(
-        f"path_or_frame must be a .parquet or .csv file or a pandas DataFrame; got "
-        f"a file with suffix {suffix!r} ({str(path)!r})."
+        f"path_or_frame must be a .parquet, .csv or .pkl file or a pandas DataFrame; "
+        f"got a file with suffix {suffix!r} ({str(path)!r})."
     )
+
+
+def _columns_by_format(columns, fmt):
+    """Return (models, quality columns, cost columns, format used)."""
+    ours = [c[: -len(_QUALITY)] for c in columns if c.endswith(_QUALITY)]
+    rb = [c[: -len(_RB_COST)] for c in columns if c.endswith(_RB_COST)]
+    if fmt == "auto":
+        fmt = "ours" if ours or not rb else "routerbench"
+    if fmt == "ours":
+        if not ours:
+            raise ValueError(
+                "load_routing_table: found no '<model>|quality' columns; expected one "
+                "'<model>|quality' and one '<model>|cost' column per model (or "
+                "RouterBench's '<model>' and '<model>|total_cost'). Got columns "
+                f"{columns[:12]}{' ...' if len(columns) > 12 else ''}."
+            )
+        missing = [m + _COST for m in ours if m + _COST not in columns]
+        if missing:
+            raise ValueError(
+                f"load_routing_table: model(s) lack their cost column(s) {missing}; "
+                "every '<model>|quality' column needs a '<model>|cost' column."
+            )
+        return ours, [m + _QUALITY for m in ours], [m + _COST for m in ours], fmt
+    if fmt != "routerbench":
+        raise ValueError(
+            f"format must be 'auto', 'ours' or 'routerbench'; got {fmt!r}."
+        )
+    if not rb:
+        raise ValueError(
+            "load_routing_table(format='routerbench'): found no '<model>|total_cost' "
+            f"columns; got columns {columns[:12]}{' ...' if len(columns) > 12 else ''}."
+        )
+    missing = [m for m in rb if m not in columns]
+    if missing:
+        raise ValueError(
+            f"load_routing_table: model(s) {missing} have a '|total_cost' column but "
+            "no quality column named after the model (RouterBench's format)."
+        )
+    return rb, list(rb), [m + _RB_COST for m in rb], fmt
 
 
 def _load_embeddings(embeddings, n):
@@ -87,15 +146,18 @@ def load_routing_table(
     task_column="task",
     split_column="split",
     prompt_column="prompt",
+    format="auto",
 ):
-    """Read a full-feedback routing table in the RouterBench column format.
+    """Read a full-feedback routing table (ours or RouterBench's format).
 
     Parameters
     ----------
     path_or_frame : str, path-like or pandas.DataFrame
-        A ``.parquet`` or ``.csv`` file, or an already loaded DataFrame, with
-        one row per query and, for every model, columns ``<model>|quality`` and
-        ``<model>|cost`` (optionally ``<model>|expected_quality``).
+        A ``.parquet``, ``.csv`` or ``.pkl`` file, or an already loaded
+        DataFrame, with one row per query and, for every model, columns
+        ``<model>|quality`` and ``<model>|cost`` (optionally
+        ``<model>|expected_quality``), or RouterBench's ``<model>`` and
+        ``<model>|total_cost``. Only unpickle files you trust.
     embeddings : array-like of shape (n_samples, n_features) or path, default=None
         Query features, row-aligned with the table, or a path to a ``.npy``
         file holding them. ``None`` reads numeric feature columns ``x0, x1,
@@ -103,19 +165,24 @@ def load_routing_table(
         is an error if there are none.
     task_column, split_column, prompt_column : str or None
         Columns holding the task, split and prompt text; used when present,
-        ignored when absent or ``None``.
+        ignored when absent or ``None``. In RouterBench's format a missing
+        ``task`` column falls back to ``eval_name``.
+    format : {"auto", "ours", "routerbench"}, default="auto"
+        The column format; ``"auto"`` reads ours when there are
+        ``|quality`` columns, else RouterBench's when there are
+        ``|total_cost`` columns.
 
     Returns
     -------
     table : RoutingTable
-        Models in the order of their ``|quality`` columns.
+        Models in the order of their quality columns.
 
     Raises
     ------
     ImportError
         If pandas (or, for parquet, pyarrow) is not installed.
     ValueError
-        If no ``|quality`` columns are found, a model lacks its ``|cost``
+        If no model columns are found, a model lacks its cost (or quality)
         column, or there are no features.
 
     See Also
@@ -135,6 +202,15 @@ def load_routing_table(
     RoutingTable(n_samples=2, n_models=2, models=['small', 'large'])
     >>> table.task
     array(['qa', 'code'], dtype=object)
+
+    RouterBench's own format (as in its ``routerbench_5shot.pkl``):
+
+    >>> rb = pd.DataFrame({"eval_name": ["mbpp", "arc"],
+    ...                    "small": [0.0, 1.0], "small|total_cost": [1e-4, 2e-4],
+    ...                    "large": [1.0, 1.0], "large|total_cost": [3e-3, 4e-3]})
+    >>> table = load_routing_table(rb, embeddings=[[0.0, 1.0], [1.0, 0.0]])
+    >>> table.models.tolist(), table.task.tolist()
+    (['small', 'large'], ['mbpp', 'arc'])
     """
     pd = _import_pandas()
     if isinstance(path_or_frame, pd.DataFrame):
@@ -147,24 +223,14 @@ def load_routing_table(
             f"DataFrame; got {type(path_or_frame).__name__}."
         )
     columns = [str(c) for c in df.columns]
-    models = [c[: -len(_QUALITY)] for c in columns if c.endswith(_QUALITY)]
-    if not models:
-        raise ValueError(
-            "load_routing_table: found no '<model>|quality' columns; expected one "
-            "'<model>|quality' and one '<model>|cost' column per model. Got "
-            f"columns {columns[:12]}{' ...' if len(columns) > 12 else ''}."
-        )
-    missing = [m + _COST for m in models if m + _COST not in columns]
-    if missing:
-        raise ValueError(
-            f"load_routing_table: model(s) lack their cost column(s) {missing}; "
-            "every '<model>|quality' column needs a '<model>|cost' column."
-        )
+    models, quality_cols, cost_cols, fmt = _columns_by_format(columns, format)
+    if fmt == "routerbench" and task_column == "task" and "task" not in columns:
+        task_column = _RB_TASK
     n = len(df)
-    quality = df[[m + _QUALITY for m in models]].to_numpy(dtype=np.float64)
-    cost = df[[m + _COST for m in models]].to_numpy(dtype=np.float64)
+    quality = df[quality_cols].to_numpy(dtype=np.float64)
+    cost = df[cost_cols].to_numpy(dtype=np.float64)
     expected = None
-    if all(m + _EXPECTED in columns for m in models):
+    if fmt == "ours" and all(m + _EXPECTED in columns for m in models):
         expected = df[[m + _EXPECTED for m in models]].to_numpy(dtype=np.float64)
 
     if embeddings is not None:
