@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split as _sk_train_test_split
 from sklearn.utils import check_random_state
 
 from .._feedback import make_feedback
+from ..metrics import _oracle_mean, _regret, _routed_mean, _shares
 
 __all__ = ["LoggedData", "RoutingTable"]
 
@@ -260,6 +261,8 @@ class RoutingTable:
     --------
     RoutingWorld : Simulated worlds that sample such tables.
     load_routing_table : Read a table from parquet / csv / a DataFrame.
+    sklearn_causal_routing.metrics.true_utility : The value, regret and shares
+        below from bare ``(n, n_models)`` matrices (the same implementation).
 
     Notes
     -----
@@ -557,7 +560,7 @@ class RoutingTable:
         >>> table.oracle_value() > table.best_single_model()[1]
         True
         """
-        return float(self.utility(cost_weight).max(axis=1).mean())
+        return _oracle_mean(self.utility(cost_weight))
 
     def _decision_matrix(self, decisions, name="decisions", classes=None):
         """(n, K) routing probabilities from labels or a stochastic matrix.
@@ -644,7 +647,7 @@ class RoutingTable:
         0.75
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return float(np.mean(np.sum(P * self.utility(cost_weight), axis=1)))
+        return _routed_mean(P, self.utility(cost_weight))
 
     def regret(self, decisions, cost_weight=0.0, *, classes=None):
         """Oracle value minus the value of ``decisions`` (>= 0).
@@ -668,7 +671,8 @@ class RoutingTable:
         >>> table.regret(table.oracle_decisions(0.5), cost_weight=0.5)
         0.0
         """
-        return self.oracle_value(cost_weight) - self.value(decisions, cost_weight, classes=classes)
+        P = self._decision_matrix(decisions, classes=classes)
+        return _regret(P, self.utility(cost_weight))
 
     def shares(self, decisions, *, classes=None):
         """Share of calls each model gets under ``decisions``.
@@ -696,7 +700,7 @@ class RoutingTable:
         {'a': 0.25, 'b': 0.75, 'c': 0.0}
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return dict(zip(self._labels(), P.mean(axis=0).tolist()))
+        return _shares(P, self._labels())
 
     def mean_quality(self, decisions, *, classes=None):
         """True mean (expected, when known) quality of ``decisions``.
@@ -722,7 +726,7 @@ class RoutingTable:
         (1.0, 1.5)
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return float(np.mean(np.sum(P * self._truth_quality(), axis=1)))
+        return _routed_mean(P, self._truth_quality())
 
     def mean_cost(self, decisions, *, classes=None):
         """True mean cost per query of ``decisions``.
@@ -748,7 +752,7 @@ class RoutingTable:
         2.0
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return float(np.mean(np.sum(P * self.cost, axis=1)))
+        return _routed_mean(P, self.cost)
 
     def single_model_values(self, cost_weight=0.0):
         """Value of always routing to each model.
