@@ -1,14 +1,31 @@
-"""Reference routers with the same interface, to compare against on your own logs."""
+"""Reference routers with the same interface, to compare against on your own logs.
 
-from numbers import Real
+- :class:`SingleModelRouter`: one model for every query (the bar to beat).
+- :class:`DecoupledRouter`: per-model regression on the observed rows, then argmax.
+- :class:`ImitationRouter`: a classifier of the logged model (what runs today).
+- :class:`CarrotRouter`: CARROT's plug-in router, with or without a doubly robust
+  correction of the logging bias.
+- :class:`KNNRouter`: RouterBench's k-nearest-neighbour router.
+"""
+
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.linear_model import RidgeCV
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, _fit_context, validate_data
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
-from ._propensity import _check_enough_models
+from ._propensity import (
+    _check_enough_models,
+    _default_propensity_estimator,
+    _seed,
+    expand_proba,
+)
 from ._utility import (
     DoublyRobustUtility,
     fit_per_model,
@@ -16,9 +33,16 @@ from ._utility import (
     predict_per_model,
     warn_small_arms,
 )
-from .base import RouterMixin
+from .base import RouterMixin, check_nested_defaults
+from .exceptions import SmallArmWarning
 
-__all__ = ["DecoupledRouter", "SingleModelRouter"]
+__all__ = [
+    "CarrotRouter",
+    "DecoupledRouter",
+    "ImitationRouter",
+    "KNNRouter",
+    "SingleModelRouter",
+]
 
 _FIT_DOC = """
         Parameters
@@ -52,7 +76,63 @@ def _one_hot(idx, k):
     return out
 
 
-class DecoupledRouter(RouterMixin, BaseEstimator):
+class _PlugInRouterMixin:
+    """Routers that predict every model's quality and cost, then take the argmax.
+
+    Subclasses implement ``predict_outcomes(X) -> (quality, cost)``; the cost
+    weight is read at prediction time, so ``set_params(cost_weight=...)``
+    re-routes a fitted router without refitting it.
+    """
+
+    def predict_utility(self, X):
+        """Predicted utility of every model for each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            Predicted ``quality - cost_weight * cost``, read at the current
+            ``cost_weight``; columns follow ``classes_``.
+        """
+        quality, cost = self.predict_outcomes(X)
+        return quality - self.cost_weight * cost
+
+    def decision_function(self, X):
+        """Predicted utility of every model (same as :meth:`predict_utility`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        U : ndarray of shape (n_samples, n_models)
+            Its row-wise argmax is :meth:`predict`.
+        """
+        return self.predict_utility(X)
+
+    def predict_proba(self, X):
+        """One-hot routing distribution of :meth:`predict`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_models)
+            One-hot rows.
+        """
+        return _one_hot(np.argmax(self.decision_function(X), axis=1), len(self.classes_))
+
+
+class DecoupledRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
     """Predict-then-select: per-model regression on the observed rows only.
 
     For each model, regress quality and cost on the queries that model served,
@@ -69,7 +149,8 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
     cost_model : regressor, default=None
         Likewise for cost.
     cost_weight : float, default=0.0
-        Utility is ``quality - cost_weight * cost``.
+        Utility is ``quality - cost_weight * cost``. Read at prediction time:
+        changing it with ``set_params`` needs no refit.
 
     Attributes
     ----------
@@ -82,6 +163,8 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
 
     See Also
     --------
+    CarrotRouter : The same plug-in rule, optionally fitted to doubly robust
+        pseudo-outcomes that correct the logging bias.
     RegretRouter : Corrects for the logging bias and minimises regret.
 
     Examples
@@ -107,22 +190,15 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
         X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
-        action = _encode_actions(fb["action"], self.classes_)
-        rows = np.arange(X.shape[0])
-        small = []
-        self.quality_models_ = fit_per_model(
-            X, np.asarray(fb["quality"]), action, rows, self.classes_, self.quality_model, small
+        self.quality_models_, self.cost_models_ = _fit_observed_rows(
+            X, fb, self.classes_, self.quality_model, self.cost_model
         )
-        self.cost_models_ = fit_per_model(
-            X, np.asarray(fb["cost"]), action, rows, self.classes_, self.cost_model, small
-        )
-        warn_small_arms(small)
         return self
 
     fit.__doc__ = "Fit one quality and one cost regressor per model.\n" + _FIT_DOC
 
-    def predict_utility(self, X):
-        """Predicted utility of every model for each query.
+    def predict_outcomes(self, X):
+        """Predicted quality and cost of every model for each query.
 
         Parameters
         ----------
@@ -131,30 +207,27 @@ class DecoupledRouter(RouterMixin, BaseEstimator):
 
         Returns
         -------
-        U : ndarray of shape (n_samples, n_models)
-            Predicted ``quality - cost_weight * cost``.
+        quality : ndarray of shape (n_samples, n_models)
+            Predicted quality; columns follow ``classes_``.
+        cost : ndarray of shape (n_samples, n_models)
+            Predicted cost.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        quality = predict_per_model(self.quality_models_, X)
-        return quality - self.cost_weight * predict_per_model(self.cost_models_, X)
+        return predict_per_model(self.quality_models_, X), predict_per_model(self.cost_models_, X)
 
-    decision_function = predict_utility
 
-    def predict_proba(self, X):
-        """One-hot routing distribution of :meth:`predict`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_models)
-            One-hot rows.
-        """
-        return _one_hot(np.argmax(self.decision_function(X), axis=1), len(self.classes_))
+def _fit_observed_rows(X, fb, classes, quality_model, cost_model):
+    """Per-model quality and cost regressions on the rows each model served."""
+    action = _encode_actions(fb["action"], classes)
+    rows = np.arange(X.shape[0])
+    small = []
+    quality = fit_per_model(
+        X, np.asarray(fb["quality"]), action, rows, classes, quality_model, small
+    )
+    cost = fit_per_model(X, np.asarray(fb["cost"]), action, rows, classes, cost_model, small)
+    warn_small_arms(small, stacklevel=4)
+    return quality, cost
 
 
 class SingleModelRouter(RouterMixin, BaseEstimator):
@@ -184,6 +257,13 @@ class SingleModelRouter(RouterMixin, BaseEstimator):
         Estimated mean utility of each model (when ``model=None``).
     n_features_in_ : int
         Number of features seen during fit.
+
+    See Also
+    --------
+    ImitationRouter : The other reference that ignores the query's outcome
+        structure: it copies the logging rule.
+    sklearn_causal_routing.metrics.policy_value : The off-policy value behind
+        :meth:`score`.
 
     Examples
     --------
@@ -252,3 +332,570 @@ class SingleModelRouter(RouterMixin, BaseEstimator):
         """
         labels = self.predict(X)
         return _one_hot(_encode_actions(labels, self.classes_), len(self.classes_))
+
+
+class ImitationRouter(RouterMixin, BaseEstimator):
+    """Imitate the logging rule: a classifier of the logged model, then argmax.
+
+    The "what we run today" baseline. It learns which model the old rule sent
+    each query to and routes every new query to the most likely one. It reads
+    neither the outcomes nor the costs of the logs, so ``cost_weight`` changes
+    no decision (it only sets the utility that :meth:`score` reports).
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Any scikit-learn classifier with ``predict_proba``, cloned and fitted
+        on the integer-encoded logged models. ``None`` uses the library's
+        propensity default (the XGBoost classifier of
+        :class:`PropensityModel`), so that ``predict_proba`` is the same
+        estimate of the logging rule the doubly robust routers reweight with.
+    cost_weight : float, default=0.0
+        Utility ``quality - cost_weight * cost`` reported by :meth:`score`;
+        ignored by :meth:`fit` and :meth:`predict`.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the default XGBoost classifier (ignored for a user estimator).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_models,)
+        Model labels, sorted.
+    estimator_ : classifier
+        The fitted classifier (trained on integer-encoded labels).
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    PropensityModel : The same classifier, used to estimate propensities.
+    SingleModelRouter : The other policy-free reference: one model for all.
+
+    Notes
+    -----
+    With :math:`\\hat e_t(x)` the classifier's estimate of
+    :math:`P(t_{\\text{logged}} = t \\mid x)`, the router is
+    :math:`\\hat\\pi(x) = \\arg\\max_t \\hat e_t(x)`: the *mode* of the logging
+    rule. It can be much worse than the rule itself, and than any single
+    model. The old rule was chosen for reasons outside the logs (habit,
+    latency, a stale price list, a bias toward the big model on hard
+    queries); imitating it carries them over, and taking the mode of a
+    stochastic rule removes the exploration that made it safe, routing every
+    query of a region to the one model that was only *mostly* chosen there.
+    Nothing in the imitation is corrected by the observed outcomes. Report it
+    next to the learned routers to show what learning from outcomes adds.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_causal_routing.baselines import ImitationRouter
+    >>> from sklearn_causal_routing.datasets import RoutingWorld
+    >>> logs = RoutingWorld(random_state=0).sample(500, random_state=1).log(random_state=2)
+    >>> router = ImitationRouter(LogisticRegression()).fit(logs.X, logs.feedback)
+    >>> router.predict_proba(logs.X[:2]).shape
+    (2, 4)
+    >>> bool((router.predict(logs.X) == logs.t).mean() > 0.5)
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, cost_weight=0.0, random_state=None):
+        self.estimator = estimator
+        self.cost_weight = cost_weight
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, quality=None, *, cost=None, propensity=None):
+        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        action = _encode_actions(fb["action"], self.classes_)
+        if self.estimator is None:
+            seed = None if self.random_state is None else _seed(self.random_state)
+            est = _default_propensity_estimator(seed)
+        else:
+            est = clone(self.estimator)
+        self.estimator_ = est.fit(X, action)
+        return self
+
+    fit.__doc__ = (
+        "Fit the classifier of the logged model (outcomes and costs are unused).\n" + _FIT_DOC
+    )
+
+    def predict_proba(self, X):
+        """Estimated probability that the logging rule picks each model.
+
+        Sampling from these rows replays the (estimated) stochastic logging
+        rule; :meth:`predict` takes their argmax.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_models)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return expand_proba(self.estimator_, X, len(self.classes_))
+
+    def decision_function(self, X):
+        """Scores whose argmax is :meth:`predict`: the probabilities above.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_models)
+            Same as :meth:`predict_proba`.
+        """
+        return self.predict_proba(X)
+
+
+_DR_ALPHAS = np.logspace(-2, 4, 7)
+
+
+def _fit_all_rows(X, Y, estimator):
+    """Fit a regressor of every column of ``Y`` on all rows.
+
+    One multi-output fit when the estimator supports it (the default
+    ``RidgeCV`` chooses a penalty per column from a single decomposition of
+    ``X``), one clone per column otherwise.
+    """
+    Y = np.array(Y, dtype=np.float64)  # a private, writable copy of cached arrays
+    if estimator is None:
+        return RidgeCV(alphas=_DR_ALPHAS, alpha_per_target=True).fit(X, Y)
+    if get_tags(estimator).target_tags.multi_output:
+        return clone(estimator).fit(X, Y)
+    return [clone(estimator).fit(X, Y[:, j]) for j in range(Y.shape[1])]
+
+
+def _predict_columns(models, X, n_models):
+    if isinstance(models, list):
+        return predict_per_model(models, X)
+    return np.asarray(models.predict(X), dtype=np.float64).reshape(X.shape[0], n_models)
+
+
+class CarrotRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
+    """CARROT: predict each model's quality and cost, route to the best trade-off.
+
+    The cost-aware plug-in router of Somerstep et al. (2025): estimate, for
+    every model, the expected quality and the expected cost of a query with
+    two separate regressions, and route to the model maximising predicted
+    ``quality - cost_weight * cost``. CARROT was designed for full-feedback
+    data (every model answered every training query); on logs, only the
+    served model's outcome is seen, and ``correction`` says what to regress:
+
+    - ``correction=None``: each model's quality and cost are regressed on the
+      rows that model served. With the same regressors this makes exactly the
+      decisions of :class:`DecoupledRouter` (the two differ only by name); it
+      is here so that the pair ``None`` / ``"dr"`` varies the correction alone.
+    - ``correction="dr"``: both are regressed, on *all* rows, on the
+      cross-fitted doubly robust pseudo-outcomes of :class:`DoublyRobustUtility`
+      (its ``quality_`` and ``cost_`` matrices, an unbiased completion of the
+      full-feedback table that CARROT assumes): a DR-learner of every model's
+      quality and cost.
+
+    Parameters
+    ----------
+    quality_model : regressor, default=None
+        Regressor of quality. With ``correction=None`` it is cloned per model
+        (``None``: the ``RidgeCV`` default of :class:`DoublyRobustUtility`).
+        With ``"dr"`` it is fitted once to the ``(n_samples, n_models)``
+        pseudo-outcomes if it supports multi-output targets, else cloned per
+        model (``None``: ``RidgeCV`` with penalties from 1e-2 to 1e4, one per
+        model: pseudo-outcomes are noisy and need more shrinkage).
+    cost_model : regressor, default=None
+        Likewise for cost; may be of a different family (costs are often
+        nearly a function of the model's price and the query's length).
+    correction : {"dr"} or None, default=None
+        ``None``: fit on the observed rows; ``"dr"``: fit on doubly robust
+        pseudo-outcomes.
+    cost_weight : float, default=0.0
+        Utility is ``quality - cost_weight * cost``. Read at prediction time:
+        the two fitted regressions serve every cost weight, so a sweep over
+        cost weights is ``set_params(cost_weight=w)`` with no refit.
+    utility : DoublyRobustUtility, default=None
+        The pseudo-outcome estimator for ``correction="dr"`` (ignored
+        otherwise); ``None`` uses ``DoublyRobustUtility(random_state=0)``. It
+        is fitted through the in-process cache, so candidates of a grid search
+        that share it (and the logs) share one fit.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_models,)
+        Model labels, sorted.
+    quality_models_, cost_models_ : list or regressor
+        ``correction=None`` (or a single-output regressor with ``"dr"``): a
+        list with one fitted regressor (or constant) per model. A multi-output
+        regressor with ``"dr"``: that regressor, whose ``predict`` returns one
+        column per model.
+    utility_ : DoublyRobustUtility or None
+        The fitted pseudo-outcome stage (``"dr"``), else None.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    DecoupledRouter : The uncorrected plug-in router under its usual name.
+    DoublyRobustUtility : The pseudo-outcomes of ``correction="dr"``.
+    RegretRouter : Trains the routing policy on the decision loss instead.
+
+    Notes
+    -----
+    CARROT routes with the plug-in rule
+
+    .. math:: \\hat\\pi(x) = \\arg\\max_t\\ \\hat q_t(x) - w\\, \\hat c_t(x),
+
+    where :math:`\\hat q_t` and :math:`\\hat c_t` estimate
+    :math:`E[\\text{quality} \\mid x, t]` and :math:`E[\\text{cost} \\mid x, t]`;
+    the paper shows the rule is minimax rate optimal when the estimates are.
+    Regressed on the rows model :math:`t` served, they estimate
+    :math:`E[\\cdot \\mid x, t_{\\text{logged}} = t]`, which equals the target
+    only if nothing that drove the old rule's choice also drives the outcome
+    beyond :math:`x`, and which extrapolates to queries the old rule rarely
+    sent to :math:`t`. With ``"dr"`` the target of the regression at row
+    :math:`i` is the pseudo-outcome
+
+    .. math:: \\tilde q_{it} = \\hat\\mu_t(x_i) + \\frac{1\\{t_i = t\\}}{\\hat e_t(x_i)}
+              \\left(q_i - \\hat\\mu_t(x_i)\\right)
+
+    (and likewise for cost), whose conditional mean given :math:`x_i` is
+    :math:`E[q \\mid x_i, t]` when either the outcome model :math:`\\hat\\mu` or
+    the propensity :math:`\\hat e` is right (Kennedy's DR-learner). Being
+    affine in :math:`w`, the utility needs no separate model per cost weight.
+
+    References
+    ----------
+    .. [1] Somerstep et al., "CARROT: A Cost Aware Rate Optimal Router",
+       arXiv:2502.03261, 2025.
+    .. [2] Kennedy, "Towards optimal doubly robust estimation of heterogeneous
+       causal effects", Electronic Journal of Statistics, 2023
+       (arXiv:2004.14497).
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.baselines import CarrotRouter
+    >>> from sklearn_causal_routing.datasets import RoutingWorld
+    >>> logs = RoutingWorld(random_state=0).sample(1500, random_state=1).log(random_state=2)
+    >>> router = CarrotRouter(correction="dr").fit(logs.X, logs.feedback)
+    >>> quality, cost = router.predict_outcomes(logs.X[:3])
+    >>> quality.shape, router.classes_.tolist()
+    ((3, 4), ['large', 'medium', 'small', 'tiny'])
+    >>> cheap = router.set_params(cost_weight=10.0).predict(logs.X)  # no refit
+    >>> bool((cheap == "tiny").mean() > 0.9)
+    True
+    """
+
+    _parameter_constraints = {
+        "quality_model": [HasMethods(["fit", "predict"]), None],
+        "cost_model": [HasMethods(["fit", "predict"]), None],
+        "correction": [StrOptions({"dr"}), None],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
+        "utility": [HasMethods(["fit", "utilities"]), None],
+    }
+
+    def __init__(
+        self, quality_model=None, cost_model=None, *, correction=None, cost_weight=0.0,
+        utility=None,
+    ):
+        self.quality_model = quality_model
+        self.cost_model = cost_model
+        self.correction = correction
+        self.cost_weight = cost_weight
+        self.utility = utility
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, quality=None, *, cost=None, propensity=None):
+        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        if self.correction is None:
+            self.utility_ = None
+            self.quality_models_, self.cost_models_ = _fit_observed_rows(
+                X, fb, self.classes_, self.quality_model, self.cost_model
+            )
+            return self
+        if self.utility is None:
+            utility = DoublyRobustUtility(random_state=0)
+        else:
+            utility = clone(self.utility)
+        self.utility_ = fit_utility_cached(utility, X, fb)
+        missing = [a for a in ("quality_", "cost_") if not hasattr(self.utility_, a)]
+        if missing:
+            raise TypeError(
+                f"CarrotRouter(correction='dr') regresses the utility stage's per-model "
+                f"pseudo-outcomes, but {type(self.utility_).__name__} has no {missing} "
+                "after fit. Pass a DoublyRobustUtility, e.g. "
+                "CarrotRouter(correction='dr', utility=DoublyRobustUtility(clip=None))."
+            )
+        self.quality_models_ = _fit_all_rows(X, self.utility_.quality_, self.quality_model)
+        self.cost_models_ = _fit_all_rows(X, self.utility_.cost_, self.cost_model)
+        return self
+
+    fit.__doc__ = (
+        "Fit the quality and cost regressions (on doubly robust pseudo-outcomes "
+        "with ``correction='dr'``).\n" + _FIT_DOC
+    )
+
+    def predict_outcomes(self, X):
+        """Predicted quality and cost of every model for each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        quality : ndarray of shape (n_samples, n_models)
+            Predicted quality; columns follow ``classes_``.
+        cost : ndarray of shape (n_samples, n_models)
+            Predicted cost.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        k = len(self.classes_)
+        return (
+            _predict_columns(self.quality_models_, X, k),
+            _predict_columns(self.cost_models_, X, k),
+        )
+
+    def set_params(self, **params):
+        """Set parameters; ``utility__*`` keys need the utility given explicitly.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : CarrotRouter
+            This router.
+        """
+        check_nested_defaults(self, params, {"utility": "DoublyRobustUtility()"})
+        return super().set_params(**params)
+
+
+class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
+    """RouterBench's k-nearest-neighbour router, on logged feedback.
+
+    For a new query, average the observed quality and cost of its nearest
+    training queries, per model, and route to the model with the highest
+    ``quality - cost_weight * cost``. With full feedback (every model answered
+    every training query) this is RouterBench's kNN router; on logs only the
+    served model's outcome is observed, and ``neighborhood`` says which
+    neighbours inform each model.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Number of neighbours ``k``. Must not exceed the number of training
+        rows.
+    weights : {"uniform", "distance"} or callable, default="uniform"
+        Weight of each neighbour in the average, as in
+        ``KNeighborsRegressor``: equal, inverse distance (neighbours at
+        distance zero, if any, take all the weight), or a function of the
+        ``(n_queries, k)`` distance array returning weights of the same shape.
+    metric : str or callable, default="euclidean"
+        Distance of :class:`~sklearn.neighbors.NearestNeighbors`. On
+        unit-normalised sentence embeddings "euclidean" and "cosine" rank
+        neighbours alike.
+    neighborhood : {"per_model", "shared"}, default="per_model"
+        ``"per_model"``: for each model, the ``k`` nearest among the training
+        queries *that model served* (a model with fewer rows uses all of them,
+        with a :class:`SmallArmWarning`). Every model's estimate rests on ``k``
+        outcomes, but for a model the old rule rarely sent such queries to,
+        they may be far away. ``"shared"``: the ``k`` nearest training queries
+        overall (RouterBench's literal rule); each model averages the
+        neighbours it served, and a model that served none of them falls back
+        to its mean over all its logged rows. Under a biased logger most
+        neighbours were served by the same few models, so the others rest on
+        one or two outcomes or on the fallback.
+    cost_weight : float, default=0.0
+        Utility is ``quality - cost_weight * cost``. Read at prediction time:
+        ``set_params(cost_weight=w)`` needs no refit.
+    n_jobs : int, default=None
+        Parallel jobs of the neighbour searches.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_models,)
+        Model labels, sorted.
+    neighbors_ : list of NearestNeighbors
+        ``"per_model"``: one index per model, over the rows it served;
+        ``"shared"``: one index over all rows.
+    quality_means_, cost_means_ : ndarray of shape (n_models,)
+        Mean observed quality and cost of each model over its logged rows
+        (the ``"shared"`` fallback).
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    See Also
+    --------
+    DecoupledRouter : Per-model regression on observed rows;
+        ``DecoupledRouter(KNeighborsRegressor(k), KNeighborsRegressor(k))``
+        is the ``"per_model"`` rule.
+    CarrotRouter : Plug-in router with a doubly robust correction.
+
+    Notes
+    -----
+    With :math:`N_t(x)` the neighbours that inform model :math:`t` and
+    :math:`w_j` their weights,
+
+    .. math:: \\hat q_t(x) = \\frac{\\sum_{j \\in N_t(x)} w_j q_j}
+              {\\sum_{j \\in N_t(x)} w_j}, \\qquad
+              \\hat\\pi(x) = \\arg\\max_t\\ \\hat q_t(x) - w\\, \\hat c_t(x),
+
+    and :math:`\\hat c_t` likewise. Only observed outcomes enter, so the
+    estimate inherits the logger's bias wherever :math:`N_t(x)` is not
+    representative of the queries near :math:`x` (no propensity correction).
+    Fitting stores the training queries; prediction is one exact neighbour
+    search per model (``"per_model"``) or one in total (``"shared"``).
+
+    References
+    ----------
+    .. [1] Hu et al., "RouterBench: A Benchmark for Multi-LLM Routing
+       System", arXiv:2403.12031, 2024.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.baselines import KNNRouter
+    >>> from sklearn_causal_routing.datasets import RoutingWorld
+    >>> logs = RoutingWorld(random_state=0).sample(600, random_state=1).log(random_state=2)
+    >>> router = KNNRouter(n_neighbors=20).fit(logs.X, logs.feedback)
+    >>> router.predict_utility(logs.X[:2]).shape
+    (2, 4)
+    >>> router.predict_outcomes(logs.X[:1])[0].round(2)  # quality of each model
+    array([[1.  , 0.95, 0.5 , 0.65]])
+    """
+
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "weights": [StrOptions({"uniform", "distance"}), callable],
+        "metric": [str, callable],
+        "neighborhood": [StrOptions({"per_model", "shared"})],
+        "cost_weight": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self, n_neighbors=10, *, weights="uniform", metric="euclidean",
+        neighborhood="per_model", cost_weight=0.0, n_jobs=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.metric = metric
+        self.neighborhood = neighborhood
+        self.cost_weight = cost_weight
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, quality=None, *, cost=None, propensity=None):
+        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        n, k = X.shape[0], self.n_neighbors
+        if k > n:
+            raise ValueError(
+                f"n_neighbors={k} is larger than the number of training rows ({n}); "
+                f"a query cannot have more neighbours than there are logged queries. "
+                f"Use KNNRouter(n_neighbors={n}) or fewer, or more logs."
+            )
+        action = _encode_actions(fb["action"], self.classes_)
+        self._action = action
+        self._quality = np.asarray(fb["quality"], dtype=np.float64)
+        self._cost = np.asarray(fb["cost"], dtype=np.float64)
+        counts = np.bincount(action, minlength=len(self.classes_))
+        self.quality_means_ = np.bincount(action, weights=self._quality) / counts
+        self.cost_means_ = np.bincount(action, weights=self._cost) / counts
+
+        def index(rows, n_neighbors):
+            nn = NearestNeighbors(n_neighbors=n_neighbors, metric=self.metric, n_jobs=self.n_jobs)
+            return nn.fit(X[rows])
+
+        if self.neighborhood == "shared":
+            self._rows = [np.arange(n)]
+            self.neighbors_ = [index(self._rows[0], k)]
+            return self
+        self._rows = [np.flatnonzero(action == j) for j in range(len(self.classes_))]
+        self.neighbors_ = [index(rows, min(k, rows.size)) for rows in self._rows]
+        small = [
+            f"{np.asarray(label).item()!r} ({rows.size} rows)"
+            for label, rows in zip(self.classes_, self._rows)
+            if rows.size < k
+        ]
+        if small:
+            warnings.warn(
+                f"Some models served fewer than n_neighbors={k} logged queries; their "
+                "estimates average all of them, whatever the query: " + ", ".join(small),
+                SmallArmWarning,
+                stacklevel=3,
+            )
+        return self
+
+    fit.__doc__ = "Index the logged queries for the neighbour searches.\n" + _FIT_DOC
+
+    def _weights(self, dist):
+        """Neighbour weights; ``inf`` distances mark non-neighbours (weight 0)."""
+        if self.weights == "uniform":
+            return np.isfinite(dist).astype(np.float64)
+        if self.weights == "distance":
+            with np.errstate(divide="ignore"):
+                w = 1.0 / dist
+            exact = dist == 0
+            hit = exact.any(axis=1)
+            w[hit] = exact[hit]
+            return w
+        finite = np.isfinite(dist)
+        w = np.asarray(self.weights(np.where(finite, dist, 0.0)), dtype=np.float64)
+        if w.shape != dist.shape:
+            raise ValueError(
+                f"weights, a callable, must return an array of the shape of the distances "
+                f"it is given {dist.shape}; got shape {w.shape}."
+            )
+        return w * finite
+
+    def predict_outcomes(self, X):
+        """Neighbour averages of every model's quality and cost for each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        quality : ndarray of shape (n_samples, n_models)
+            Estimated quality; columns follow ``classes_``.
+        cost : ndarray of shape (n_samples, n_models)
+            Estimated cost.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        m, n_models = X.shape[0], len(self.classes_)
+        quality, cost = np.empty((m, n_models)), np.empty((m, n_models))
+        if self.neighborhood == "per_model":
+            for j, (nn, rows) in enumerate(zip(self.neighbors_, self._rows)):
+                dist, ind = nn.kneighbors(X)
+                w = self._weights(dist)
+                w /= w.sum(axis=1, keepdims=True)
+                quality[:, j] = np.sum(w * self._quality[rows[ind]], axis=1)
+                cost[:, j] = np.sum(w * self._cost[rows[ind]], axis=1)
+            return quality, cost
+        dist, ind = self.neighbors_[0].kneighbors(X)
+        served = self._action[ind]
+        q, c = self._quality[ind], self._cost[ind]
+        for j in range(n_models):
+            w = self._weights(np.where(served == j, dist, np.inf))
+            total = w.sum(axis=1)
+            some = total > 0
+            safe = np.where(some, total, 1.0)
+            quality[:, j] = np.where(some, np.sum(w * q, axis=1) / safe, self.quality_means_[j])
+            cost[:, j] = np.where(some, np.sum(w * c, axis=1) / safe, self.cost_means_[j])
+        return quality, cost

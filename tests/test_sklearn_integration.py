@@ -14,8 +14,11 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_causal_routing import (
+    CarrotRouter,
     DecoupledRouter,
     DoublyRobustUtility,
+    ImitationRouter,
+    KNNRouter,
     OverlapWarning,
     Pipeline,
     PropensityModel,
@@ -53,6 +56,9 @@ ROUTERS = {
     ),
     "decoupled": lambda: DecoupledRouter(cost_weight=0.2),
     "single-model": lambda: SingleModelRouter(cost_weight=0.2),
+    "imitation": lambda: ImitationRouter(cost_weight=0.2, random_state=0),
+    "carrot-dr": lambda: CarrotRouter(correction="dr", cost_weight=0.2),
+    "knn": lambda: KNNRouter(cost_weight=0.2),
 }
 
 
