@@ -13,7 +13,12 @@ from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
+from ._feedback import (
+    _check_same_length,
+    _encode_actions,
+    _grader_fields,
+    _resolve_feedback,
+)
 from ._propensity import (
     PropensityModel,
     _check_enough_models,
@@ -22,7 +27,7 @@ from ._propensity import (
     overlap_diagnostics,
 )
 from .base import check_nested_defaults
-from .exceptions import SmallArmWarning
+from .exceptions import JudgeGradeWarning, SmallArmWarning
 
 __all__ = ["DoublyRobustUtility"]
 
@@ -94,6 +99,19 @@ def warn_small_arms(small, stacklevel=3):
             "outcome model on; it falls back to the mean outcome of those rows: "
             + ", ".join(sorted(set(small))),
             SmallArmWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _warn_judge_grades(fb, stacklevel=4):
+    gold, _ = _grader_fields(fb)
+    if not gold.all():
+        warnings.warn(
+            f"The feedback marks {int((~gold).sum())} of {gold.size} rows as judge-graded "
+            "(gold=False); DoublyRobustUtility treats every grade as gold, so the "
+            "judge's bias passes into the utilities. Use IntegrativeUtility(), which "
+            "estimates the bias from the gold rows and corrects the judge grades.",
+            JudgeGradeWarning,
             stacklevel=stacklevel,
         )
 
@@ -302,6 +320,7 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         fb = _resolve_feedback(y, quality, cost, propensity)
         _check_same_length(X, fb)
+        _warn_judge_grades(fb)
         clip = _check_clip(self.clip)
         self.classes_ = np.unique(fb["action"])
         _check_enough_models(self.classes_)

@@ -4,7 +4,7 @@ Each warning has its own class so that users can filter it precisely, e.g.
 ``warnings.simplefilter("ignore", OverlapWarning)``.
 """
 
-__all__ = ["OverlapWarning", "SmallArmWarning"]
+__all__ = ["JudgeGradeWarning", "OverlapWarning", "SmallArmWarning", "SmallGoldWarning"]
 
 
 class OverlapWarning(UserWarning):
@@ -36,4 +36,38 @@ class SmallArmWarning(UserWarning):
     >>> from sklearn_causal_routing.exceptions import SmallArmWarning
     >>> issubclass(SmallArmWarning, UserWarning)
     True
+    """
+
+
+class SmallGoldWarning(UserWarning):
+    """Too few gold-standard grades to estimate the judge's bias for some model.
+
+    Raised by :class:`~sklearn_causal_routing.IntegrativeUtility` when the
+    effective number of gold-graded rows of a model (Kish's effective sample
+    size under the inverse gold propensities) is small: that model's bias
+    estimate, and hence its corrected judge grades, are then noisy.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.exceptions import SmallGoldWarning
+    >>> issubclass(SmallGoldWarning, UserWarning)
+    True
+    """
+
+
+class JudgeGradeWarning(UserWarning):
+    """Judge grades were used as if they were gold-standard grades.
+
+    Raised by :class:`~sklearn_causal_routing.DoublyRobustUtility` when the
+    feedback marks some rows as judge-graded (``make_feedback(..., gold=...)``):
+    it treats every grade as gold, so the judge's bias passes into the
+    utilities. :class:`~sklearn_causal_routing.IntegrativeUtility` corrects it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_causal_routing.exceptions import JudgeGradeWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", JudgeGradeWarning)
+    ...     warnings.warn("judge grades used as gold", JudgeGradeWarning)
     """

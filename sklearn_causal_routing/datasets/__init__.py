@@ -6,14 +6,17 @@ from it; :class:`RoutingWorld` simulates such tables; the loaders read real ones
 (RouterBench column format).
 """
 
+from ._judge import JudgedLogs, add_judge_grades
 from ._loaders import load_routerbench_subset, load_routing_table
 from ._table import LoggedData, RoutingTable
 from ._world import RoutingWorld, make_routing_table
 
 __all__ = [
+    "JudgedLogs",
     "LoggedData",
     "RoutingTable",
     "RoutingWorld",
+    "add_judge_grades",
     "load_routerbench_subset",
     "load_routing_table",
     "make_routing_table",
