@@ -1,0 +1,195 @@
+"""The ``benchmark`` command: arguments and the run."""
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ._report import write_report
+from ._runner import METHODS, SCENARIOS, run_benchmark
+
+DESCRIPTION = (
+    "Benchmark routers on a full-feedback table: simulate biased logs with a named "
+    "logging rule, train every method from the logs only, score the true test "
+    "utility per cost weight, and write a markdown report with a Pareto PNG."
+)
+
+EPILOG = """\
+examples:
+  # the RouterBench subset in our column format, 5 seeds, headline scenario
+  sklearn-causal-routing benchmark ../shared/data/routerbench_subset.parquet \\
+      --embeddings ../shared/data/routerbench_subset_minilm.npy --out report.md
+
+  # RouterBench's own pickle (quality in '<model>', cost in '<model>|total_cost'),
+  # prompts embedded with PromptEmbedder (needs the 'text' extra)
+  sklearn-causal-routing benchmark routerbench_0shot.pkl --embed-prompts --out rb.md
+
+  # the stress tests: heavy skew, misspecified nuisances, fewer logs
+  sklearn-causal-routing benchmark TABLE.parquet --embeddings X.npy --stress
+
+  # a different logging rule and skew for the headline scenario, a few methods
+  sklearn-causal-routing benchmark TABLE.parquet --embeddings X.npy \\
+      --logging-rule deterministic --methods RM-Softmax,decoupled,kNN
+
+methods: {methods}
+scenarios: {scenarios}
+"""
+
+
+def epilog():
+    """The examples and the lists of methods and scenarios, for ``--help``."""
+    return EPILOG.format(
+        methods=", ".join(METHODS),
+        scenarios="; ".join(f"{k} ({v.description})" for k, v in SCENARIOS.items()),
+    )
+
+
+def add_arguments(parser, *, quiet=True):
+    """Add the ``benchmark`` command's arguments to an argparse parser.
+
+    ``quiet=False`` leaves out ``--quiet`` (the main command line adds it to
+    every subcommand).
+    """
+    parser.add_argument("table", type=Path,
+                        help="full-feedback table: .parquet, .csv or .pkl (ours or "
+                        "RouterBench's format)")
+    parser.add_argument("--embeddings", type=Path, default=None,
+                        help=".npy array of query features, row-aligned with the table "
+                        "(default: x0, x1, ... columns of the table)")
+    parser.add_argument("--embed-prompts", action="store_true",
+                        help="embed the table's prompt column with PromptEmbedder "
+                        "(all-MiniLM-L6-v2, offline; needs the 'text' extra)")
+    parser.add_argument("--format", choices=["auto", "ours", "routerbench"], default="auto",
+                        help="column format of the table (default: auto)")
+    parser.add_argument("--methods", default=None,
+                        help="comma-separated method names (default: all)")
+    parser.add_argument("--scenarios", default="main",
+                        help="comma-separated scenario names (default: main)")
+    parser.add_argument("--stress", action="store_true",
+                        help="run every scenario (the stress tests)")
+    parser.add_argument("--logging-rule", default=None,
+                        choices=["confounded", "uniform", "deterministic", "strong-rare",
+                                 "cheap-heavy"],
+                        help="logging rule of the main scenario (default: confounded)")
+    parser.add_argument("--skew", type=float, default=None,
+                        help="skew of the main scenario's logging rule (default: 5)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="number of seeds, 0..N-1 (default: 5)")
+    parser.add_argument("--cost-weights", default=None,
+                        help="comma-separated cost weights (default: an even grid from "
+                        "0 to where the cheapest model becomes the best single model)")
+    parser.add_argument("--n-cost-weights", type=int, default=5,
+                        help="size of the default grid (default: 5)")
+    parser.add_argument("--out", type=Path, default=Path("benchmark_report.md"),
+                        help="markdown report; the Pareto PNG goes beside it "
+                        "(default: benchmark_report.md)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write every measurement as JSON records")
+    if quiet:
+        parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def _load(args):
+    from ..datasets import load_routing_table
+
+    embeddings = args.embeddings
+    if args.embed_prompts:
+        import pandas as pd
+
+        from ..datasets._loaders import _read_frame
+
+        frame = _read_frame(args.table, pd)
+        if "prompt" not in frame.columns:
+            raise ValueError(
+                f"--embed-prompts: the table {str(args.table)!r} has no 'prompt' column."
+            )
+        from ..text import PromptEmbedder
+
+        embeddings = PromptEmbedder().fit_transform(frame["prompt"].astype(str).to_numpy())
+        return load_routing_table(frame, embeddings=embeddings, format=args.format)
+    return load_routing_table(args.table, embeddings=embeddings, format=args.format)
+
+
+def run(args):
+    """Run the ``benchmark`` command from parsed arguments; return the exit code."""
+    table = _load(args)
+    names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if args.stress:
+        names = list(SCENARIOS)
+    scenarios = []
+    for name in names:
+        if name not in SCENARIOS:
+            raise ValueError(f"--scenarios: unknown scenario {name!r}; choose from "
+                             f"{', '.join(SCENARIOS)}.")
+        scenario = SCENARIOS[name]
+        if name == "main" and (args.logging_rule or args.skew is not None):
+            scenario = replace(
+                scenario,
+                policy=args.logging_rule or scenario.policy,
+                skew=scenario.skew if args.skew is None else args.skew,
+                description=f"{args.logging_rule or scenario.policy} logs (skew "
+                f"{scenario.skew if args.skew is None else args.skew:g}), propensities "
+                "recorded",
+            )
+        scenarios.append(scenario)
+    methods = None
+    if args.methods:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"--methods: unknown method(s) {unknown}; choose from "
+                             f"{', '.join(METHODS)}.")
+    cost_weights = None
+    if args.cost_weights:
+        cost_weights = [float(c) for c in args.cost_weights.split(",")]
+    result = run_benchmark(
+        table,
+        methods=methods,
+        scenarios=scenarios,
+        seeds=list(range(args.seeds)),
+        cost_weights=cost_weights,
+        n_cost_weights=args.n_cost_weights,
+        progress=None if args.quiet else sys.stderr,
+    )
+    text = write_report(
+        result, args.out,
+        title=f"Routing benchmark: {args.table.name}",
+        extra_lines=[f"- command: `sklearn-causal-routing benchmark {' '.join(sys.argv[2:])}`"],
+    )
+    if args.json is not None:
+        records = [
+            {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in r.items()}
+            for r in result.records
+        ]
+        args.json.write_text(json.dumps({"settings": result.settings, "skipped": result.skipped,
+                                         "records": records}, indent=1, default=str))
+    if not args.quiet:
+        print(f"report written to {args.out} (Pareto figure: {args.out.with_suffix('.png')})",
+              file=sys.stderr)
+    print(text)
+    return 0
+
+
+def main(argv=None):
+    """Standalone entry point (``python -m sklearn_causal_routing.benchmark``).
+
+    Returns 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
+    """
+    parser = argparse.ArgumentParser(
+        prog="sklearn-causal-routing benchmark", description=DESCRIPTION, epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, usage errors
+        return int(exc.code or 0)
+    try:
+        return run(args)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"sklearn-causal-routing benchmark: error: {exc}", file=sys.stderr)
+        return 1
