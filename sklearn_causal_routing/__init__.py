@@ -11,32 +11,53 @@ from ._feedback import (
     feedback_from_frame,
     make_feedback,
 )
+from ._integrative import IntegrativeUtility
 from ._interval import IntervalRouter
 from ._propensity import PropensityModel, overlap_diagnostics
 from ._router import RegretRouter
 from ._utility import DoublyRobustUtility, clear_utility_cache
-from .baselines import DecoupledRouter, SingleModelRouter
-from .exceptions import OverlapWarning, SmallArmWarning
+from .baselines import (
+    CarrotRouter,
+    DecoupledRouter,
+    ImitationRouter,
+    KNNRouter,
+    SingleModelRouter,
+)
+from .exceptions import JudgeGradeWarning, OverlapWarning, SmallArmWarning, SmallGoldWarning
+from .logs import GatewayLogs, MalformedLogError, iter_logs, read_logs, write_logs
 from .pipeline import Pipeline, make_pipeline
+from .text import PromptEmbedder
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "FEEDBACK_FIELDS",
     "GRADER_FIELDS",
+    "CarrotRouter",
     "DecoupledRouter",
     "DoublyRobustUtility",
+    "GatewayLogs",
+    "ImitationRouter",
+    "IntegrativeUtility",
     "IntervalRouter",
+    "JudgeGradeWarning",
+    "KNNRouter",
+    "MalformedLogError",
     "OverlapWarning",
     "Pipeline",
     "PropensityModel",
+    "PromptEmbedder",
     "RegretRouter",
     "SingleModelRouter",
     "SmallArmWarning",
+    "SmallGoldWarning",
     "check_feedback",
     "clear_utility_cache",
     "feedback_from_frame",
+    "iter_logs",
     "make_feedback",
     "make_pipeline",
     "overlap_diagnostics",
+    "read_logs",
+    "write_logs",
 ]
