@@ -189,6 +189,10 @@ def main():
     embedder = PromptEmbedder().fit(["warm up"])
     progress(f"embedding model loaded in {time.perf_counter() - t0:.1f}s")
     pipe = Pipeline([("embed", embedder), ("router", router)])
+    # int8 linear layers: same router, for latency only (a real one is fitted on
+    # quantized embeddings, which a Pipeline does)
+    pipe_q = Pipeline([("embed", PromptEmbedder(quantize=True).fit(["warm up"])),
+                       ("router", router)])
 
     rows = []
     n_extra = 5
@@ -200,6 +204,8 @@ def main():
         "embedding only, short prompt": lambda i: embedder.transform([b[i]]),
         "decision only, one query": lambda i: router.predict(X1),
         "end to end, repeated prompt (cache hit)": lambda i: pipe.predict([a[0]]),
+        "end to end, short prompt, PromptEmbedder(quantize=True)": (
+            lambda i: pipe_q.predict([a[i]])),
     }
     if rb_prompts is not None:
         calls["end to end, RouterBench few-shot prompt (~256 word pieces)"] = (

@@ -49,6 +49,23 @@ def test_real_prompts(embedder, embeddings):
     assert sim[0, 1] > max(sim[0, 2], sim[0, 3], sim[1, 2], sim[1, 3]) + 0.3
 
 
+def test_int8_quantized_model_is_close_but_separate(embedder, embeddings):
+    quantized = PromptEmbedder(quantize=True, cache_size=0).fit(PROMPTS)
+    Q = quantized.transform(PROMPTS)
+    assert Q.shape == embeddings.shape and Q.dtype == np.float32
+    cosine = np.sum(Q * embeddings, axis=1)          # both unit-normalised
+    assert cosine.min() > 0.9                         # close ...
+    assert not np.allclose(Q, embeddings, atol=1e-4)  # ... but really quantized
+    # the float embedder's model is untouched by the quantized one
+    np.testing.assert_allclose(PromptEmbedder(cache_size=0).fit(PROMPTS).transform(PROMPTS),
+                               embeddings, atol=1e-6)
+    loaded = pickle.loads(pickle.dumps(quantized))
+    assert loaded.quantize is True
+    np.testing.assert_allclose(loaded.transform(PROMPTS), Q, atol=1e-6)
+    with pytest.raises(ValueError, match="quantize=True is for CPU inference"):
+        PromptEmbedder(quantize=True, device="cuda").fit(PROMPTS)
+
+
 def test_batching_and_input_forms(embedder, embeddings):
     import pandas as pd
 
