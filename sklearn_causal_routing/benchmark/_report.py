@@ -216,13 +216,18 @@ def plot_benchmark_pareto(result, scenario, path=None, *, ax=None):
     own = ax is None
     if own:
         _, ax = plt.subplots(figsize=(8, 5.5))
-    for m in _order(result, scenario):
-        if m == "logging policy":
-            continue
+    # tab20 has 20 distinct colours: dark shades first, then the light ones
+    palette = plt.get_cmap("tab20").colors
+    palette = palette[0::2] + palette[1::2]
+    methods = [m for m in _order(result, scenario) if m != "logging policy"]
+    for i, m in enumerate(methods):
         c, q = _mean_curve(result, scenario, m)
-        style = {"oracle": "k:", "full feedback": "k--"}.get(m, "-o")
-        lw = 2.5 if m == "RM-Softmax" else 1.2
-        ax.plot(c, q, style, label=m, linewidth=lw, markersize=3)
+        if m in ("oracle", "full feedback"):
+            ax.plot(c, q, "k:" if m == "oracle" else "k--", label=m, linewidth=1.2)
+            continue
+        ax.plot(c, q, "-o", color=palette[i % len(palette)], label=m,
+                linewidth=2.8 if m == "RM-Softmax" else 1.2, markersize=3,
+                zorder=3 if m == "RM-Softmax" else 2)
     ax.set_xlabel("mean cost per query")
     ax.set_ylabel("mean quality")
     ax.set_title(f"True test quality vs cost over the cost-weight grid ({scenario})")
