@@ -145,6 +145,8 @@ def test_peers_route_and_beat_a_random_model(make, table):
     assert router.score(test.X, test.log(random_state=2).feedback) == pytest.approx(
         test.value(decisions, 0.0), abs=0.1
     )
+    with pytest.raises(ValueError, match="rows but the feedback y has"):
+        make().fit(logs.X[:5], logs.feedback)
 
 
 def test_missing_peer_is_skipped_with_a_message(table, monkeypatch):

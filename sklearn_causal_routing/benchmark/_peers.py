@@ -16,9 +16,10 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from .._feedback import _encode_actions, _resolve_feedback
-from .._propensity import _check_enough_models
+from .._feedback import _encode_actions
 from ..base import RouterMixin
+from ..baselines import _FIT_DOC
+from ..baselines import _prepare as _prepare_logs
 
 __all__ = ["EconMLPolicyRouter", "OBPIPWRouter"]
 
@@ -36,10 +37,8 @@ def _import(module, what):
 
 
 def _prepare(estimator, X, y, quality, cost, propensity):
-    fb = _resolve_feedback(y, quality, cost, propensity)
-    X = validate_data(estimator, X, dtype=[np.float64, np.float32], reset=True)
-    classes = np.unique(fb["action"])
-    _check_enough_models(classes, "y['action']")
+    """Checked logs plus the served models as codes and the logged utilities."""
+    X, fb, classes = _prepare_logs(estimator, X, y, quality, cost, propensity)
     action = _encode_actions(fb["action"], classes)
     reward = fb["quality"] - estimator.cost_weight * fb["cost"]
     return X, fb, classes, action, reward
@@ -142,21 +141,6 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        """Fit the EconML policy learner on the logged utilities.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        y : feedback array or array-like of model labels
-            The logged feedback, or the served models with ``quality`` given.
-        quality, cost, propensity : array-like, default=None
-            The separate form ``fit(X, t, y, cost=cost)``.
-
-        Returns
-        -------
-        self : EconMLPolicyRouter
-        """
         policy = _import("econml.policy", "EconMLPolicyRouter")
         X, fb, self.classes_, action, reward = _prepare(self, X, y, quality, cost, propensity)
         reg = RidgeCV(alphas=np.logspace(-2, 3, 6)) if self.model_regression is None else clone(
@@ -182,6 +166,8 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
         # treatments as integer codes, so EconML's category order is ours
         self.learner_ = learner.fit(reward, action, X=X)
         return self
+
+    fit.__doc__ = "Fit the EconML policy learner on the logged utilities.\n" + _FIT_DOC
 
     def decision_function(self, X):
         """Per-model scores: EconML's value estimates or a one-hot of its choice.
@@ -269,21 +255,6 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        """Fit OBP's IPW learner on the logged rows.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        y : feedback array or array-like of model labels
-            The logged feedback, or the served models with ``quality`` given.
-        quality, cost, propensity : array-like, default=None
-            The separate form ``fit(X, t, y, cost=cost)``.
-
-        Returns
-        -------
-        self : OBPIPWRouter
-        """
         obp_policy = _import("obp.policy", "OBPIPWRouter")
         X, fb, self.classes_, action, reward = _prepare(self, X, y, quality, cost, propensity)
         pscore = np.asarray(fb["propensity"], dtype=np.float64)
@@ -301,6 +272,8 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
         learner.fit(context=X, action=action, reward=reward - reward.min(), pscore=pscore)
         self.learner_ = learner
         return self
+
+    fit.__doc__ = "Fit OBP's IPW learner on the logged rows.\n" + _FIT_DOC
 
     def decision_function(self, X):
         """One-hot of OBP's chosen model per query.
