@@ -220,3 +220,31 @@ def test_every_method_and_scenario_is_listed_in_the_command_help(capsys):
     out = " ".join(capsys.readouterr().out.split())
     for name in list(METHODS) + list(SCENARIOS):
         assert name in out
+
+
+def test_misspecified_scenarios_swap_the_nuisance_models(table, monkeypatch):
+    from sklearn_causal_routing.benchmark import _runner
+
+    seen = []
+    real = _runner._ctx_utility
+
+    def spy(ctx):
+        utility = real(ctx)
+        seen.append((ctx["scenario"].name, utility))
+        return utility
+
+    monkeypatch.setattr(_runner, "_ctx_utility", spy)
+    res = run_benchmark(table, methods=["single model (DR)"],
+                        scenarios=["propensity-logistic", "outcome-mlp"], seeds=[0],
+                        cost_weights=[0.0], score_methods=(), progress=None)
+    kinds = {name: u for name, u in seen}
+    prop = kinds["propensity-logistic"].propensity
+    assert type(prop.estimator).__name__ == "LogisticRegression"
+    assert "MLPRegressor" in repr(kinds["outcome-mlp"].quality_model)
+    for scenario in ("propensity-logistic", "outcome-mlp"):
+        assert np.isfinite(res.values(scenario, "single model (DR)")).all()
+    # propensities are not recorded in the propensity scenarios
+    logs = _runner._log(table, SCENARIOS["propensity-logistic"], 0)[1]
+    assert np.isnan(logs.feedback["propensity"]).all()
+    logs = _runner._log(table, SCENARIOS["logs-10"], 0)[1]
+    assert len(logs) == round(0.1 * table.n_samples)
