@@ -79,10 +79,30 @@ def _one_hot(idx, k):
 class _PlugInRouterMixin:
     """Routers that predict every model's quality and cost, then take the argmax.
 
-    Subclasses implement ``predict_outcomes(X) -> (quality, cost)``; the cost
-    weight is read at prediction time, so ``set_params(cost_weight=...)``
-    re-routes a fitted router without refitting it.
+    Subclasses implement ``_predict_outcomes(X) -> (quality, cost)`` on
+    validated features; the cost weight is read at prediction time, so
+    ``set_params(cost_weight=...)`` re-routes a fitted router without
+    refitting it.
     """
+
+    def predict_outcomes(self, X):
+        """Predicted quality and cost of every model for each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        quality : ndarray of shape (n_samples, n_models)
+            Predicted quality; columns follow ``classes_``.
+        cost : ndarray of shape (n_samples, n_models)
+            Predicted cost.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._predict_outcomes(X)
 
     def predict_utility(self, X):
         """Predicted utility of every model for each query.
@@ -197,23 +217,7 @@ class DecoupledRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
 
     fit.__doc__ = "Fit one quality and one cost regressor per model.\n" + _FIT_DOC
 
-    def predict_outcomes(self, X):
-        """Predicted quality and cost of every model for each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        quality : ndarray of shape (n_samples, n_models)
-            Predicted quality; columns follow ``classes_``.
-        cost : ndarray of shape (n_samples, n_models)
-            Predicted cost.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _predict_outcomes(self, X):
         return predict_per_model(self.quality_models_, X), predict_per_model(self.cost_models_, X)
 
 
@@ -644,23 +648,7 @@ class CarrotRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
         "with ``correction='dr'``).\n" + _FIT_DOC
     )
 
-    def predict_outcomes(self, X):
-        """Predicted quality and cost of every model for each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        quality : ndarray of shape (n_samples, n_models)
-            Predicted quality; columns follow ``classes_``.
-        cost : ndarray of shape (n_samples, n_models)
-            Predicted cost.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _predict_outcomes(self, X):
         k = len(self.classes_)
         return (
             _predict_columns(self.quality_models_, X, k),
@@ -861,23 +849,8 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
             )
         return w * finite
 
-    def predict_outcomes(self, X):
-        """Neighbour averages of every model's quality and cost for each query.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-
-        Returns
-        -------
-        quality : ndarray of shape (n_samples, n_models)
-            Estimated quality; columns follow ``classes_``.
-        cost : ndarray of shape (n_samples, n_models)
-            Estimated cost.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+    def _predict_outcomes(self, X):
+        """Neighbour averages of every model's quality and cost."""
         m, n_models = X.shape[0], len(self.classes_)
         quality, cost = np.empty((m, n_models)), np.empty((m, n_models))
         if self.neighborhood == "per_model":
