@@ -56,16 +56,6 @@ ARMS = [JUDGE, GOLD_ONLY, IU_DR, IU_R, CEILING]
 PER_FRACTION = [GOLD_ONLY, IU_DR, IU_R]  # arms that depend on the gold fraction
 
 
-def cheapest_breakpoint(table):
-    """Smallest cost weight at which the cheapest model is the best single model."""
-    q = table.utility(0.0).mean(axis=0)
-    c = table.cost.mean(axis=0)
-    cheapest = int(np.argmin(c))
-    ratios = [(q[m] - q[cheapest]) / (c[m] - c[cheapest]) for m in range(len(c))
-              if c[m] > c[cheapest]]
-    return max([0.0] + ratios)
-
-
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0], NAME)
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".." / "shared" / "data",
@@ -88,6 +78,7 @@ def main(argv=None):
         RegretRouter,
         _utility,
     )
+    from sklearn_causal_routing.benchmark import cheapest_breakpoint
     from sklearn_causal_routing.datasets import (
         add_judge_grades,
         load_routerbench_subset,
@@ -100,7 +91,7 @@ def main(argv=None):
         return 0
 
     train, test = table.split_by("train"), table.split_by("test")
-    cw_star = cheapest_breakpoint(train)
+    cw_star = cheapest_breakpoint(train)[1]
     cost_weights = [0.0, cw_star / 3, 2 * cw_star / 3]
     if args.quick:
         cost_weights = cost_weights[:2]

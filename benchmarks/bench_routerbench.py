@@ -91,18 +91,11 @@ class FullFeedbackRouter:
 
 
 def cheapest_breakpoint(table):
-    """Smallest cost weight at which the cheapest model (by mean cost) is the best
-    single model on ``table``: max over pricier models m of
-    (q_m - q_c) / (c_m - c_c), floored at 0 (utilities are lines in the weight)."""
-    q = table.utility(0.0).mean(axis=0)  # mean quality (expected when known)
-    c = table.cost.mean(axis=0)
-    cheapest = int(np.argmin(c))
-    ratios = [
-        (q[m] - q[cheapest]) / (c[m] - c[cheapest])
-        for m in range(len(c))
-        if c[m] > c[cheapest]
-    ]
-    return table.models[cheapest], max([0.0] + ratios)
+    """(cheapest model, the weight from which it is the best single model):
+    the package's closed form, re-exported for the other benchmark scripts."""
+    from sklearn_causal_routing.benchmark import cheapest_breakpoint as closed_form
+
+    return closed_form(table)
 
 
 def scan_check(table, cheapest, cw_star, n_grid=4001):

@@ -19,6 +19,7 @@ from ._runner import (
     SCENARIOS,
     BenchmarkResult,
     Scenario,
+    cheapest_breakpoint,
     cost_weight_grid,
     run_benchmark,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "EconMLPolicyRouter",
     "OBPIPWRouter",
     "Scenario",
+    "cheapest_breakpoint",
     "cost_weight_grid",
     "plot_benchmark_pareto",
     "run_benchmark",

@@ -29,6 +29,7 @@ __all__ = [
     "SCENARIOS",
     "BenchmarkResult",
     "Scenario",
+    "cheapest_breakpoint",
     "cost_weight_grid",
     "run_benchmark",
 ]
@@ -295,14 +296,48 @@ class _FullFeedbackRouter:
         return np.argmax(self.q.predict(X) - cost_weight * self.c.predict(X), axis=1)
 
 
-def cost_weight_grid(table, n=5):
-    """Evenly spaced cost weights from 0 to where the cheapest model wins.
+def cheapest_breakpoint(table):
+    """The cheapest model and the cost weight from which it is the best single model.
 
     Utilities are lines in the cost weight, so the best single model by mean
     utility changes at finitely many weights; the last change is where the
-    cheapest model (by mean cost) becomes the best single model,
-    ``max_m (q_m - q_c) / (c_m - c_c)`` over the pricier models ``m``. Beyond
-    it every sensible router sends everything to the cheapest model.
+    cheapest model ``c`` (by mean cost) wins:
+    ``max(0, max_m (q_m - q_c) / (c_m - c_c))`` over the pricier models ``m``
+    (``q`` the mean quality, expected quality when the table knows it).
+
+    Parameters
+    ----------
+    table : RoutingTable
+        Usually the training part.
+
+    Returns
+    -------
+    model : object
+        Label of the cheapest model.
+    weight : float
+        The breakpoint (0 when the cheapest model is also the best).
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.benchmark import cheapest_breakpoint
+    >>> from sklearn_causal_routing.datasets import make_routing_table
+    >>> table = make_routing_table(500, random_state=0)
+    >>> model, weight = cheapest_breakpoint(table)
+    >>> str(model), bool(table.best_single_model(1.001 * weight)[0] == model)
+    ('tiny', True)
+    """
+    q = table.utility(0.0).mean(axis=0)
+    c = table.cost.mean(axis=0)
+    cheap = int(np.argmin(c))
+    ratios = [(q[m] - q[cheap]) / (c[m] - c[cheap]) for m in range(len(c)) if c[m] > c[cheap]]
+    return table.models[cheap], float(max([0.0] + ratios))
+
+
+def cost_weight_grid(table, n=5):
+    """Evenly spaced cost weights from 0 to where the cheapest model wins.
+
+    The upper end is :func:`cheapest_breakpoint`: beyond it every sensible
+    router sends everything to the cheapest model.
 
     Parameters
     ----------
@@ -325,11 +360,7 @@ def cost_weight_grid(table, n=5):
     """
     if int(n) < 1:
         raise ValueError(f"n must be an int >= 1; got {n!r}.")
-    q = table.utility(0.0).mean(axis=0)
-    c = table.cost.mean(axis=0)
-    cheap = int(np.argmin(c))
-    ratios = [(q[m] - q[cheap]) / (c[m] - c[cheap]) for m in range(len(c)) if c[m] > c[cheap]]
-    top = max([0.0] + ratios)
+    top = cheapest_breakpoint(table)[1]
     return [float(w) for w in np.linspace(0.0, top, int(n))]
 
 
