@@ -612,13 +612,14 @@ def _run_unit(result, table, scenario, seed, grid, names, score_methods, level):
     full = _FullFeedbackRouter().fit(train.X, train.utility(0.0), train.cost)
     P_logger = scenario.logging_probabilities(test)
     ctx = {"seed": seed, "scenario": scenario}
+    oracle_value = {cw: test.oracle_value(cw) for cw in grid}
 
     def record(method, family, cw, decisions, fit_time=0.0, score=np.nan, ci=(np.nan, np.nan)):
         value = test.value(decisions, cw)
         result.records.append({
             "scenario": scenario.name, "seed": seed, "cost_weight": cw,
             "method": method, "family": family, "value": value,
-            "regret": test.oracle_value(cw) - value,
+            "regret": oracle_value[cw] - value,
             "quality": test.mean_quality(decisions), "cost": test.mean_cost(decisions),
             "fit_time": fit_time, "score": score, "ci_low": ci[0], "ci_high": ci[1],
             "shares": test.shares(decisions) if np.ndim(decisions) == 1 else {},
@@ -635,7 +636,7 @@ def _run_unit(result, table, scenario, seed, grid, names, score_methods, level):
     for name in names:
         method = METHODS[name]
         fitted = None
-        for j, cw in enumerate(grid):
+        for cw in grid:
             fit_time = 0.0
             if fitted is None or not method.sweep:
                 est = method.make(ctx)
@@ -648,8 +649,9 @@ def _run_unit(result, table, scenario, seed, grid, names, score_methods, level):
             decisions = fitted.predict(test.X)
             score, ci = np.nan, (np.nan, np.nan)
             if name in score_methods and test_logs is not None:
+                # the test logs are logs of the same test queries, row for row
                 ev = evaluate_policy(
-                    fitted.predict(test_logs.X), test_logs.X, test_logs.feedback,
+                    decisions, test_logs.X, test_logs.feedback,
                     cost_weight=cw, methods=("dr",), confidence_level=level,
                 )
                 est_dr = ev.estimates["dr"]
