@@ -26,11 +26,6 @@ COST_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 # fixtures
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
-def world():
-    return RoutingWorld(random_state=0)
-
-
-@pytest.fixture(scope="module")
 def table(world):
     return world.sample(2000, random_state=0)
 

@@ -19,7 +19,6 @@ from sklearn_causal_routing import (
     Pipeline,
     RegretRouter,
 )
-from sklearn_causal_routing.datasets import RoutingWorld
 
 FAST = dict(hidden_layer_sizes=(16,), max_epochs=8)
 
@@ -29,11 +28,6 @@ def _quiet_overlap():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)
         yield
-
-
-@pytest.fixture(scope="module")
-def world():
-    return RoutingWorld(n_models=4, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from sklearn_causal_routing import (
     RegretRouter,
     make_feedback,
 )
-from sklearn_causal_routing.datasets import RoutingWorld
 
 FAST = dict(hidden_layer_sizes=(32,), max_epochs=15)
 
@@ -28,11 +27,6 @@ def _quiet_overlap():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)
         yield
-
-
-@pytest.fixture(scope="module")
-def world():
-    return RoutingWorld(n_models=4, random_state=0)
 
 
 @pytest.fixture(scope="module")
