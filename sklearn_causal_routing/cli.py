@@ -855,7 +855,7 @@ def evaluate(args):
 def _benchmark_arguments(p):
     from .benchmark._cli import add_arguments
 
-    add_arguments(p, quiet=False)
+    add_arguments(p)
 
 
 def _benchmark_epilog():

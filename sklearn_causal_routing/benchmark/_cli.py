@@ -1,6 +1,5 @@
 """The ``benchmark`` command: arguments and the run."""
 
-import argparse
 import json
 import sys
 from dataclasses import replace
@@ -10,12 +9,6 @@ import numpy as np
 
 from ._report import write_report
 from ._runner import METHODS, SCENARIOS, run_benchmark
-
-DESCRIPTION = (
-    "Benchmark routers on a full-feedback table: simulate biased logs with a named "
-    "logging rule, train every method from the logs only, score the true test "
-    "utility per cost weight, and write a markdown report with a Pareto PNG."
-)
 
 EPILOG = """\
 examples:
@@ -47,11 +40,11 @@ def epilog():
     )
 
 
-def add_arguments(parser, *, quiet=True):
+def add_arguments(parser):
     """Add the ``benchmark`` command's arguments to an argparse parser.
 
-    ``quiet=False`` leaves out ``--quiet`` (the main command line adds it to
-    every subcommand).
+    ``--quiet`` is not among them: the main command line adds it to every
+    subcommand.
     """
     parser.add_argument("table", type=Path,
                         help="full-feedback table: .parquet, .csv or .pkl (ours or "
@@ -88,8 +81,6 @@ def add_arguments(parser, *, quiet=True):
                         "(default: benchmark_report.md)")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every measurement as JSON records")
-    if quiet:
-        parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
@@ -177,19 +168,9 @@ def run(args):
 def main(argv=None):
     """Standalone entry point (``python -m sklearn_causal_routing.benchmark``).
 
-    Returns 0 on success, 1 on an error (printed on stderr), 2 on a usage error.
+    The same as ``sklearn-causal-routing benchmark ...``: returns 0 on success,
+    1 on an error (printed on stderr), 2 on a usage error.
     """
-    parser = argparse.ArgumentParser(
-        prog="sklearn-causal-routing benchmark", description=DESCRIPTION, epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, usage errors
-        return int(exc.code or 0)
-    try:
-        return run(args)
-    except (ValueError, OSError, ImportError) as exc:
-        print(f"sklearn-causal-routing benchmark: error: {exc}", file=sys.stderr)
-        return 1
+    from ..cli import main as cli_main
+
+    return cli_main(["benchmark", *(sys.argv[1:] if argv is None else argv)])

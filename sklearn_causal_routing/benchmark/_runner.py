@@ -173,10 +173,10 @@ def _ctx_utility(ctx):
 
 
 def _mlp():
+    from sklearn.compose import TransformedTargetRegressor
     from sklearn.neural_network import MLPRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.compose import TransformedTargetRegressor
 
     net = MLPRegressor(hidden_layer_sizes=(64,), alpha=1e-2, early_stopping=True,
                        max_iter=200, random_state=0)
