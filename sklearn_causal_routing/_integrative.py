@@ -25,7 +25,6 @@ from ._utility import (
     fit_per_model,
     predict_per_model,
 )
-from .base import check_nested_defaults
 from .exceptions import SmallGoldWarning
 
 __all__ = ["IntegrativeUtility"]
@@ -257,6 +256,13 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
     >>> U.mean(axis=0).round(1)
     array([0.5, 0.8])
     """
+
+    _nested_defaults = {
+        **DoublyRobustUtility._nested_defaults,
+        "bias_model": "RidgeCV()",
+        "grade_model": "RidgeCV()",
+        "gold_propensity_model": "LogisticRegression()",
+    }
 
     _parameter_constraints = {
         **DoublyRobustUtility._parameter_constraints,
@@ -628,26 +634,3 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return predict_per_model(self.bias_models_, X) + self.bias_shift_
 
-    def set_params(self, **params):
-        """Set parameters; nested keys need the sub-estimator given explicitly.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters, ``bias_model__alpha`` style for nested ones.
-
-        Returns
-        -------
-        self : IntegrativeUtility
-            This estimator.
-        """
-        check_nested_defaults(
-            self,
-            params,
-            {
-                "bias_model": "RidgeCV()",
-                "grade_model": "RidgeCV()",
-                "gold_propensity_model": "LogisticRegression()",
-            },
-        )
-        return super().set_params(**params)

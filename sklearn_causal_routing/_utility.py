@@ -26,7 +26,7 @@ from ._propensity import (
     _warn_poor_overlap,
     overlap_diagnostics,
 )
-from .base import check_nested_defaults
+from .base import NestedDefaultsMixin
 from .exceptions import JudgeGradeWarning, SmallArmWarning
 
 __all__ = ["DoublyRobustUtility"]
@@ -116,7 +116,7 @@ def _warn_judge_grades(fb, stacklevel=4):
         )
 
 
-class DoublyRobustUtility(TransformerMixin, BaseEstimator):
+class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
     """Counterfactual utility of every model for every logged query.
 
     From logs in which each query was answered by one model, chosen by a biased
@@ -235,6 +235,12 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
     >>> dr.utilities(cost_weight=0.5).mean(axis=0).round(2)
     array([0.43, 0.32])
     """
+
+    _nested_defaults = {
+        "quality_model": "RidgeCV()",
+        "cost_model": "RidgeCV()",
+        "propensity": "PropensityModel()",
+    }
 
     _parameter_constraints = {
         "method": [StrOptions({"dr", "ipw", "dm"})],
@@ -498,25 +504,6 @@ class DoublyRobustUtility(TransformerMixin, BaseEstimator):
         """
         return self.predict(X)
 
-    def set_params(self, **params):
-        """Set parameters; nested keys need the sub-estimator given explicitly.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters, ``quality_model__alpha`` style for nested ones.
-
-        Returns
-        -------
-        self : DoublyRobustUtility
-            This estimator.
-        """
-        check_nested_defaults(
-            self,
-            params,
-            {"quality_model": "RidgeCV()", "cost_model": "RidgeCV()", "propensity": "PropensityModel()"},
-        )
-        return super().set_params(**params)
 
     def get_feature_names_out(self, input_features=None):
         """One output feature per model: ``utility_<label>``.

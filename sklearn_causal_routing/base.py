@@ -27,6 +27,33 @@ def check_nested_defaults(estimator, params, defaults):
             )
 
 
+class NestedDefaultsMixin:
+    """``set_params`` that explains nested keys on stages left at ``None``.
+
+    Subclasses list, in ``_nested_defaults``, each parameter that holds an
+    estimator built only inside ``fit`` when ``None``, mapped to the
+    expression of its default (see :func:`check_nested_defaults`).
+    """
+
+    _nested_defaults = {}
+
+    def set_params(self, **params):
+        """Set parameters; nested keys need the sub-estimator given explicitly.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters, ``stage__param`` style for nested ones.
+
+        Returns
+        -------
+        self : estimator
+            This estimator.
+        """
+        check_nested_defaults(self, params, self._nested_defaults)
+        return super().set_params(**params)
+
+
 class RouterMixin:
     """Mixin for routers: ``score`` is the off-policy value of ``predict``.
 

@@ -33,7 +33,7 @@ from ._utility import (
     predict_per_model,
     warn_small_arms,
 )
-from .base import RouterMixin, check_nested_defaults
+from .base import NestedDefaultsMixin, RouterMixin
 from .exceptions import SmallArmWarning
 
 __all__ = [
@@ -488,7 +488,7 @@ def _predict_columns(models, X, n_models):
     return np.asarray(models.predict(X), dtype=np.float64).reshape(X.shape[0], n_models)
 
 
-class CarrotRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
+class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEstimator):
     """CARROT: predict each model's quality and cost, route to the best trade-off.
 
     The cost-aware plug-in router of Somerstep et al. (2025): estimate, for
@@ -599,6 +599,8 @@ class CarrotRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
     True
     """
 
+    _nested_defaults = {"utility": "DoublyRobustUtility()"}
+
     _parameter_constraints = {
         "quality_model": [HasMethods(["fit", "predict"]), None],
         "cost_model": [HasMethods(["fit", "predict"]), None],
@@ -655,21 +657,6 @@ class CarrotRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
             _predict_columns(self.cost_models_, X, k),
         )
 
-    def set_params(self, **params):
-        """Set parameters; ``utility__*`` keys need the utility given explicitly.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : CarrotRouter
-            This router.
-        """
-        check_nested_defaults(self, params, {"utility": "DoublyRobustUtility()"})
-        return super().set_params(**params)
 
 
 class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
