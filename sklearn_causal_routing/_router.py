@@ -154,8 +154,12 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         ``None`` trains the torch MLP policy. With ``loss="classification"``,
         any scikit-learn classifier may be given instead; it is fitted on the
         argmax labels.
-    hidden_layer_sizes : tuple of int, default=(200, 200)
-        Hidden layers of the MLP policy.
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Hidden layers of the MLP policy. One layer of 64 units is the default
+        because the regret targets are noisy counterfactual estimates: on
+        simulated worlds of 2,000 to 20,000 logged queries and on the
+        RouterBench subset it routed better, and more stably across seeds, than
+        two layers of 200 (see ``docs/estimators/router.md``).
     max_epochs : int, default=50
         Maximum number of training epochs of the MLP.
     lr : float, default=1e-3
@@ -251,7 +255,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         cost_weight=0.0,
         utility=None,
         policy=None,
-        hidden_layer_sizes=(200, 200),
+        hidden_layer_sizes=(64,),
         max_epochs=50,
         lr=1e-3,
         batch_size=256,

@@ -107,7 +107,17 @@ def subcommand(name, *, help, epilog, arguments):
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
                      argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the examples' line breaks and show the defaults."""
+    """Keep the examples' line breaks and show the defaults.
+
+    A help text that already says its default, and an option whose default is
+    ``None`` or ``False`` (nothing to show), get no ``(default: ...)`` suffix.
+    """
+
+    def _get_help_string(self, action):
+        help_text = action.help or ""
+        if "(default" in help_text or action.default in (None, False):
+            return help_text
+        return super()._get_help_string(action)
 
 
 def build_parser():
@@ -496,8 +506,9 @@ def _fit_arguments(p):
     r.add_argument("--n-intervals", type=int, default=4,
                    help="interval router: intervals of the cost-weight grid")
     r.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
-    r.add_argument("--hidden", type=int, nargs="+", default=[200, 200], metavar="UNITS",
-                   help="hidden layer sizes of the policy network")
+    r.add_argument("--hidden", type=int, nargs="+", default=None, metavar="UNITS",
+                   help="hidden layer sizes of the policy network (default: the router's, "
+                        "64 for --router regret, 200 200 for --router interval)")
     r.add_argument("--max-epochs", type=int, default=50, help="maximum training epochs")
     r.add_argument("--random-state", type=int, default=0, help="seed of the fit")
     e = p.add_argument_group("prompt embedding (text logs)")
@@ -546,9 +557,10 @@ def fit(args):
     if not os.path.isdir(out_dir):
         raise FileNotFoundError(f"The folder of --out {args.out!r} does not exist.")
     logs = _read(args, args.logs)
-    common = dict(temperature=args.temperature, hidden_layer_sizes=tuple(args.hidden),
-                  max_epochs=args.max_epochs, random_state=args.random_state,
-                  verbose=0 if args.quiet else 1)
+    common = dict(temperature=args.temperature, max_epochs=args.max_epochs,
+                  random_state=args.random_state, verbose=0 if args.quiet else 1)
+    if args.hidden is not None:
+        common["hidden_layer_sizes"] = tuple(args.hidden)
     if args.router == "regret":
         router = RegretRouter(loss=args.loss, cost_weight=args.cost_weight, **common)
     else:

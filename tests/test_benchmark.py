@@ -102,6 +102,44 @@ def test_run_checks_its_arguments(table):
         run_benchmark(table, seeds=[], progress=None)
 
 
+def test_custom_methods_run_beside_the_built_in_ones(table):
+    from sklearn_causal_routing import RegretRouter
+    from sklearn_causal_routing.baselines import DecoupledRouter
+
+    tiny = RegretRouter(hidden_layer_sizes=(8,), max_epochs=3)
+    kw = dict(seeds=[0, 1], n_cost_weights=2, progress=None,
+              methods=["RM-Softmax", "decoupled", ("mine", DecoupledRouter()), ("tiny", tiny)])
+    res = run_benchmark(table, **kw)
+    family = {r["method"]: r["family"] for r in res.records}
+    assert family["mine"] == family["tiny"] == "custom" and family["decoupled"] == "baseline"
+    # the same estimator as the built-in method gives the same decisions
+    assert_allclose(res.values("main", "mine"), res.values("main", "decoupled"))
+    # cloned per fit, seeded by the run's seed: reproducible, and the user's object untouched
+    assert_allclose(res.values("main", "tiny"), run_benchmark(table, **kw).values("main", "tiny"))
+    assert tiny.random_state is None and not hasattr(tiny, "policy_")
+    # the target "RM-Softmax beats every baseline and peer" ignores the user's variants
+    from sklearn_causal_routing.benchmark._report import _targets
+
+    line = _targets(res, "main")[0]
+    assert "tiny" not in line and "mine" not in line
+
+
+def test_custom_methods_are_checked(table):
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_causal_routing.baselines import DecoupledRouter
+
+    with pytest.raises(TypeError, match="estimator of 'lr' must be .* without cost_weight"):
+        run_benchmark(table, methods=[("lr", LogisticRegression())], progress=None)
+    with pytest.raises(ValueError, match="a custom method needs a new name .* 'decoupled'"):
+        run_benchmark(table, methods=[("decoupled", DecoupledRouter())], progress=None)
+    with pytest.raises(ValueError, match="names must be unique"):
+        run_benchmark(table, methods=[("a", DecoupledRouter()), ("a", DecoupledRouter())],
+                      progress=None)
+    with pytest.raises(TypeError, match=r"a method name or a \(name, estimator\) pair"):
+        run_benchmark(table, methods=[DecoupledRouter()], progress=None)
+
+
 def test_score_interval_is_checked_against_truth(table):
     res = run_benchmark(table, methods=["RM-Softmax"], seeds=[0], n_cost_weights=2,
                         progress=None)

@@ -51,7 +51,10 @@ def _targets(result, scenario):
         return []
     ours = result.summary(scenario, "RM-Softmax")[0]
     lines = []
-    others = [m for m in methods if m not in _REFERENCE_ORDER and m != "RM-Softmax"]
+    family = {r["method"]: r["family"] for r in result.records if r["scenario"] == scenario}
+    # every built-in method; the user's own ("custom") variants are not the target's
+    others = [m for m in methods if m not in _REFERENCE_ORDER and m != "RM-Softmax"
+              and family.get(m) != "custom"]
     if others:
         beaten = [(m, result.summary(scenario, m)[0]) for m in others]
         worse = [f"{m} ({v:.3f})" for m, v in beaten if v > ours]

@@ -471,9 +471,14 @@ def run_benchmark(
     table : RoutingTable
         A full-feedback table (e.g. from
         :func:`~sklearn_causal_routing.datasets.load_routing_table`).
-    methods : list of str, default=None
+    methods : list of str or (str, estimator) pairs, default=None
         Names from :data:`METHODS`; ``None`` runs all. A peer whose optional
-        package is missing is skipped and reported in ``result.skipped``.
+        package is missing is skipped and reported in ``result.skipped``. A
+        ``(name, estimator)`` pair adds your own router (family ``"custom"``):
+        any estimator with a ``cost_weight`` parameter, ``fit(X, feedback)``
+        and ``predict(X)``. It is cloned for every seed and cost weight, and its
+        ``random_state`` (if it has one) is set to the seed; the scenario's
+        propensity and outcome settings are not applied to it.
     scenarios : sequence of str or Scenario, default=("main",)
         Names from :data:`SCENARIOS` or :class:`Scenario` objects.
     seeds : sequence of int, default=(0, 1, 2, 3, 4)
@@ -508,12 +513,8 @@ def run_benchmark(
     """
     from .._utility import clear_utility_cache
 
-    names = list(METHODS) if methods is None else list(methods)
-    unknown = [m for m in names if m not in METHODS]
-    if unknown:
-        raise ValueError(
-            f"methods: unknown name(s) {unknown}; choose from {list(METHODS)}."
-        )
+    registry = _resolve_methods(methods)
+    names = list(registry)
     scen = []
     for s in scenarios:
         if isinstance(s, Scenario):
@@ -565,8 +566,9 @@ def run_benchmark(
             clear_utility_cache()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                _run_unit(result, table, scenario, seed, grid, run_names,
-                          score_methods, confidence_level)
+                _run_unit(result, table, scenario, seed, grid,
+                          {n: registry[n] for n in run_names}, score_methods,
+                          confidence_level)
             done += 1
             elapsed = time.perf_counter() - t_start
             eta = elapsed / done * (units - done)
@@ -584,6 +586,63 @@ def run_benchmark(
     return result
 
 
+def _custom_method(name, estimator):
+    """A ``(name, estimator)`` pair of ``run_benchmark(methods=...)`` as a method."""
+    from sklearn.base import clone
+
+    missing = [m for m in ("fit", "predict", "get_params") if not hasattr(estimator, m)]
+    if missing or "cost_weight" not in estimator.get_params(deep=False):
+        raise TypeError(
+            f"methods: the estimator of {name!r} must be a scikit-learn estimator with a "
+            "cost_weight parameter, fit(X, feedback) and predict(X) (e.g. a RegretRouter); "
+            f"got {type(estimator).__name__}"
+            + (f" without {', '.join(missing)}." if missing else " without cost_weight.")
+        )
+
+    def make(ctx):
+        est = clone(estimator)
+        if "random_state" in est.get_params(deep=False):
+            est.set_params(random_state=ctx["seed"])
+        return est
+
+    return _Method(name, "custom", make)
+
+
+def _resolve_methods(methods):
+    """``run_benchmark``'s ``methods`` as an ordered {name: _Method}."""
+    if methods is None:
+        return dict(METHODS)
+    registry, unknown = {}, []
+    for m in methods:
+        if isinstance(m, str):
+            if m in METHODS:
+                registry[m] = METHODS[m]
+            else:
+                unknown.append(m)
+            continue
+        try:
+            name, estimator = m
+        except (TypeError, ValueError):
+            raise TypeError(
+                "methods: each entry must be a method name or a (name, estimator) pair; "
+                f"got {m!r}."
+            ) from None
+        if not isinstance(name, str) or name in METHODS or name in REFERENCES:
+            raise ValueError(
+                f"methods: a custom method needs a new name (a str that is not a built-in "
+                f"method or reference row); got {name!r}."
+            )
+        registry[name] = _custom_method(name, estimator)
+    if unknown:
+        raise ValueError(
+            f"methods: unknown name(s) {unknown}; choose from {list(METHODS)}, or pass "
+            "(name, estimator) pairs for your own routers."
+        )
+    if len(registry) != len(methods):
+        raise ValueError(f"methods: names must be unique; got {list(methods)!r}.")
+    return registry
+
+
 def _peer_missing(name):
     module = {"EconML DRPolicyForest": "econml", "EconML DRPolicyTree": "econml",
               "OBP IPWLearner": "obp"}.get(name)
@@ -597,13 +656,13 @@ def _peer_missing(name):
     return None
 
 
-def _run_unit(result, table, scenario, seed, grid, names, score_methods, level):
+def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level):
     from ..metrics import evaluate_policy
 
     train_full, test = _split(table, seed)
     train, logs = _log(train_full, scenario, seed)
     test_logs = None
-    if any(m in names for m in score_methods):
+    if any(m in methods for m in score_methods):
         test_scn = replace(scenario, log_fraction=1.0)
         P_test = test_scn.logging_probabilities(test)
         test_logs = test.log(lambda _t: P_test, record_propensity=True,
@@ -633,8 +692,7 @@ def _run_unit(result, table, scenario, seed, grid, names, score_methods, level):
                np.full(test.n_samples, best, dtype=models.dtype))
         record("logging policy", "reference", cw, P_logger)
 
-    for name in names:
-        method = METHODS[name]
+    for name, method in methods.items():
         fitted = None
         for cw in grid:
             fit_time = 0.0
