@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, make_feedback
+from .base import NestedDefaultsMixin
 from .exceptions import OverlapWarning
 
 __all__ = ["PropensityModel", "overlap_diagnostics"]
@@ -175,7 +176,7 @@ def _warn_poor_overlap(diag, stacklevel=4):
     )
 
 
-class PropensityModel(ClassifierMixin, BaseEstimator):
+class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
     """Estimate the probability that the logging rule picked each model.
 
     An ordinary probabilistic classifier of the logged action ``t`` given the
@@ -227,6 +228,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     >>> pm.predict_proba(X[:2]).shape
     (2, 2)
     """
+
+    _nested_defaults = {"estimator": "XGBClassifier()"}
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict_proba"]), None],

@@ -152,7 +152,7 @@ class _PlugInRouterMixin:
         return _one_hot(np.argmax(self.decision_function(X), axis=1), len(self.classes_))
 
 
-class DecoupledRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
+class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEstimator):
     """Predict-then-select: per-model regression on the observed rows only.
 
     For each model, regress quality and cost on the queries that model served,
@@ -196,6 +196,8 @@ class DecoupledRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
     (2,)
     """
 
+    _nested_defaults = {"quality_model": "RidgeCV()", "cost_model": "RidgeCV()"}
+
     _parameter_constraints = {
         "quality_model": [HasMethods(["fit", "predict"]), None],
         "cost_model": [HasMethods(["fit", "predict"]), None],
@@ -234,7 +236,7 @@ def _fit_observed_rows(X, fb, classes, quality_model, cost_model):
     return quality, cost
 
 
-class SingleModelRouter(RouterMixin, BaseEstimator):
+class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
     """Route every query to one model: a given one, or the best on the logs.
 
     With ``model=None`` the model is chosen by its doubly robust estimate of
@@ -277,6 +279,8 @@ class SingleModelRouter(RouterMixin, BaseEstimator):
     >>> SingleModelRouter(model="large").fit(logs.X, logs.feedback).predict(logs.X[:2])
     array(['large', 'large'], dtype='<U6')
     """
+
+    _nested_defaults = {"utility": "DoublyRobustUtility()"}
 
     _parameter_constraints = {
         "model": [str, Real, None],
@@ -338,7 +342,7 @@ class SingleModelRouter(RouterMixin, BaseEstimator):
         return _one_hot(_encode_actions(labels, self.classes_), len(self.classes_))
 
 
-class ImitationRouter(RouterMixin, BaseEstimator):
+class ImitationRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
     """Imitate the logging rule: a classifier of the logged model, then argmax.
 
     The "what we run today" baseline. It learns which model the old rule sent
@@ -400,6 +404,8 @@ class ImitationRouter(RouterMixin, BaseEstimator):
     >>> bool((router.predict(logs.X) == logs.t).mean() > 0.5)
     True
     """
+
+    _nested_defaults = {"estimator": "XGBClassifier()"}
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
@@ -599,7 +605,11 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
     True
     """
 
-    _nested_defaults = {"utility": "DoublyRobustUtility()"}
+    _nested_defaults = {
+        "quality_model": "RidgeCV()",
+        "cost_model": "RidgeCV()",
+        "utility": "DoublyRobustUtility()",
+    }
 
     _parameter_constraints = {
         "quality_model": [HasMethods(["fit", "predict"]), None],

@@ -18,6 +18,7 @@ from sklearn_causal_routing import (
     DecoupledRouter,
     DoublyRobustUtility,
     ImitationRouter,
+    IntervalRouter,
     KNNRouter,
     OverlapWarning,
     Pipeline,
@@ -229,3 +230,29 @@ def test_design_idiom_without_random_state_fits_the_utility_once_per_fold(logs, 
     ).fit(logs.X, logs.feedback)
     # One fit per fold plus the refit on all rows, whatever the number of temperatures.
     assert sorted(seen) == [450, 450, 900]
+
+
+@pytest.mark.parametrize(
+    "make, key, stage",
+    [
+        (lambda: PropensityModel(), "estimator__C", LogisticRegression()),
+        (lambda: DoublyRobustUtility(), "quality_model__alpha", Ridge()),
+        (lambda: RegretRouter(), "utility__clip", DoublyRobustUtility()),
+        (lambda: IntervalRouter(), "utility__clip", DoublyRobustUtility()),
+        (lambda: DecoupledRouter(), "cost_model__alpha", Ridge()),
+        (lambda: SingleModelRouter(), "utility__clip", DoublyRobustUtility()),
+        (lambda: ImitationRouter(), "estimator__C", LogisticRegression()),
+        (lambda: CarrotRouter(), "quality_model__alpha", Ridge()),
+    ],
+)
+def test_every_stage_built_in_fit_explains_nested_keys(make, key, stage):
+    # scikit-learn's own error would be a bare AttributeError on None
+    est = make()
+    name, attr = type(est).__name__, key.split("__")[0]
+    with pytest.raises(ValueError, match=rf"GridSearchCV\({name}\({attr}=\w+\(\)\), \{{'{key}'"):
+        est.set_params(**{key: 1})
+    # the documented idiom: pass the stage explicitly, then its parameters are reachable
+    value = (5, 95) if key.endswith("clip") else 0.5
+    est = make().set_params(**{attr: stage})
+    est.set_params(**{key: value})
+    assert est.get_params()[key] == value
