@@ -96,8 +96,8 @@ def _headroom_section(table, seeds, quick):
     res = run_benchmark(table, methods=methods, scenarios=["main", uniform], seeds=seeds,
                         score_methods=(), progress=None)
     progress(f"headroom: logged runs done in {time.perf_counter() - t0:.0f} s")
-    lines = ["(a) Logged: the same number of logs (one outcome per train query), "
-             "task-confounded vs uniform.\n"]
+    lines = [("(a) Logged: the same number of logs (one outcome per train query), "
+              "task-confounded vs uniform.\n")]
     rows = [[m, _cell(res, "main", m), _cell(res, "uniform", m)] for m in methods + REFS]
     lines.append(md_table(["method", "confounded (skew 5)", "uniform"], rows))
 
@@ -111,7 +111,7 @@ def _headroom_section(table, seeds, quick):
         vals = []
         for seed in seeds:
             rng = np.random.default_rng(seed)
-            n = int(round(frac * train.n_samples))
+            n = round(frac * train.n_samples)
             sub = train.subset(np.sort(rng.choice(train.n_samples, n, replace=False)))
             full = _FullFeedbackRouter().fit(sub.X, sub.utility(0.0), sub.cost)
             vals.append(np.mean([test.value(models[full.decisions(test.X, c)], c)
@@ -146,7 +146,10 @@ def main(argv=None):
         args.seeds, args.sim_sizes = args.seeds[:2], [1000]
 
     threads_desc = set_threads(args.threads, args.omp_passive)
-    from sklearn_causal_routing.datasets import load_routerbench_subset, make_routing_table
+    from sklearn_causal_routing.datasets import (
+        load_routerbench_subset,
+        make_routing_table,
+    )
 
     t_start = time.perf_counter()
     try:
