@@ -81,8 +81,8 @@ class _PlugInRouterMixin:
 
     Subclasses implement ``_predict_outcomes(X) -> (quality, cost)`` on
     validated features; the cost weight is read at prediction time, so
-    ``set_params(cost_weight=...)`` re-routes a fitted router without
-    refitting it.
+    ``set_params(cost_weight=...)``, or ``predict(X, cost_weight=...)`` for one
+    call, re-routes a fitted router without refitting it.
     """
 
     def predict_outcomes(self, X):
@@ -104,52 +104,94 @@ class _PlugInRouterMixin:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._predict_outcomes(X)
 
-    def predict_utility(self, X):
+    def predict_utility(self, X, cost_weight=None):
         """Predicted utility of every model for each query.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Query features.
+        cost_weight : float or array-like of shape (n_samples,), default=None
+            Cost weight(s) to route at, one for all queries or one per query;
+            ``None`` uses the router's ``cost_weight``.
 
         Returns
         -------
         U : ndarray of shape (n_samples, n_models)
-            Predicted ``quality - cost_weight * cost``, read at the current
-            ``cost_weight``; columns follow ``classes_``.
+            Predicted ``quality - cost_weight * cost``; columns follow
+            ``classes_``.
         """
         quality, cost = self.predict_outcomes(X)
-        return quality - self.cost_weight * cost
+        return quality - self._weight_at_predict(cost_weight, quality.shape[0]) * cost
 
-    def decision_function(self, X):
+    def _weight_at_predict(self, cost_weight, n):
+        if cost_weight is None:
+            return self.cost_weight
+        try:
+            w = np.asarray(cost_weight, dtype=np.float64)
+        except (TypeError, ValueError):
+            w = None
+        if (w is None or w.ndim > 1 or (w.ndim == 1 and w.shape[0] != n)
+                or not np.all(np.isfinite(w)) or (w < 0).any()):
+            raise ValueError(
+                "cost_weight must be None, a number >= 0, or an array of one number >= 0 "
+                f"per query ({n}); got {cost_weight!r}."
+            )
+        return w if w.ndim == 0 else w[:, None]
+
+    def decision_function(self, X, cost_weight=None):
         """Predicted utility of every model (same as :meth:`predict_utility`).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Query features.
+        cost_weight : float or array-like of shape (n_samples,), default=None
+            As in :meth:`predict_utility`.
 
         Returns
         -------
         U : ndarray of shape (n_samples, n_models)
             Its row-wise argmax is :meth:`predict`.
         """
-        return self.predict_utility(X)
+        return self.predict_utility(X, cost_weight)
 
-    def predict_proba(self, X):
+    def predict(self, X, cost_weight=None):
+        """Model to route each query to: the highest predicted utility.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        cost_weight : float or array-like of shape (n_samples,), default=None
+            Cost weight(s) to route at; ``None`` uses the router's
+            ``cost_weight``. Routing at another weight needs no refit.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        U = self.decision_function(X, cost_weight)  # checks that the router is fitted
+        return self.classes_[np.argmax(U, axis=1)]
+
+    def predict_proba(self, X, cost_weight=None):
         """One-hot routing distribution of :meth:`predict`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Query features.
+        cost_weight : float or array-like of shape (n_samples,), default=None
+            As in :meth:`predict`.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_models)
             One-hot rows.
         """
-        return _one_hot(np.argmax(self.decision_function(X), axis=1), len(self.classes_))
+        U = self.decision_function(X, cost_weight)
+        return _one_hot(np.argmax(U, axis=1), len(self.classes_))
 
 
 class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEstimator):

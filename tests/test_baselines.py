@@ -307,6 +307,20 @@ def test_cost_weight_sweep_needs_no_refit(logs, name):
         swept = fitted.set_params(cost_weight=cw)
         assert_allclose(swept.predict_utility(logs.X), quality - cw * cost)
         assert_array_equal(swept.predict(logs.X), fresh.predict(logs.X))
+    # or for one call: predict(X, cost_weight=...), one weight or one per query
+    fitted.set_params(cost_weight=0.0)
+    at_half = NEW_ROUTERS[name](cost_weight=0.5).fit(logs.X, logs.feedback).predict(logs.X)
+    assert_array_equal(fitted.predict(logs.X, cost_weight=0.5), at_half)
+    per_query = np.where(np.arange(len(logs.X)) % 2 == 0, 0.0, 0.5)
+    mixed = fitted.predict(logs.X, cost_weight=per_query)
+    assert_array_equal(mixed[::2], fitted.predict(logs.X)[::2])
+    assert_array_equal(mixed[1::2], at_half[1::2])
+    assert_array_equal(fitted.predict_proba(logs.X, cost_weight=0.5).argmax(axis=1),
+                       np.searchsorted(fitted.classes_, at_half))
+    assert fitted.cost_weight == 0.0
+    for bad in (-1.0, np.nan, [0.1, 0.2], "high"):
+        with pytest.raises(ValueError, match="cost_weight must be None, a number >= 0"):
+            fitted.predict(logs.X, cost_weight=bad)
 
 
 @pytest.mark.parametrize("name", sorted(NEW_ROUTERS))

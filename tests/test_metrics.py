@@ -22,7 +22,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from sklearn_causal_routing import DecoupledRouter, DoublyRobustUtility, make_feedback
+from sklearn_causal_routing import (
+    DecoupledRouter,
+    DoublyRobustUtility,
+    SingleModelRouter,
+    make_feedback,
+)
 from sklearn_causal_routing.datasets import RoutingWorld
 from sklearn_causal_routing.metrics import (
     PolicyEvaluation,
@@ -793,8 +798,13 @@ def test_pareto_points_refit_and_list(table, logs):
     np.testing.assert_allclose(costs, costs2)
     np.testing.assert_allclose(quals, quals2)
     assert costs[0] > costs[1]
-    with pytest.raises(TypeError, match=r"Cannot sweep cost weights with DecoupledRouter.*fit=\(X_train"):
-        pareto_points(routers[0], table.X, q, c, weights, classes=table.models)
+    # a plug-in router reads the cost weight at predict time: one fit sweeps them all
+    costs3, quals3 = pareto_points(routers[0], table.X, q, c, weights, classes=table.models)
+    np.testing.assert_allclose(costs3, costs2)
+    np.testing.assert_allclose(quals3, quals2)
+    single = SingleModelRouter().fit(logs.X, logs.feedback)
+    with pytest.raises(TypeError, match=r"Cannot sweep cost weights with SingleModelRouter.*fit=\(X_train"):
+        pareto_points(single, table.X, q, c, weights, classes=table.models)
     with pytest.raises(ValueError, match=r"one fitted router per cost weight \(2\); got 1"):
         pareto_points(routers[:1], table.X, q, c, weights, classes=table.models)
     with pytest.raises(ValueError, match="cost_weights must be a non-empty 1-D array"):
