@@ -25,11 +25,7 @@ COST_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 # --------------------------------------------------------------------------- #
 # fixtures
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def table(world):
-    return world.sample(2000, random_state=0)
-
-
+# ``world`` and ``table`` (2,000 queries) come from conftest.py.
 @pytest.fixture(scope="module")
 def big_table(world):
     return world.sample(20000, random_state=1)
