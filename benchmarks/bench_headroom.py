@@ -24,7 +24,7 @@ simulated logs of the train split only (``run_benchmark``).
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_headroom.py --threads 1           # ~25 min
+    .venv/bin/python benchmarks/bench_headroom.py --threads 1           # ~17 min
     .venv/bin/python benchmarks/bench_headroom.py --threads 1 --quick   # ~2 min
 
 The RouterBench parts skip with a message when the shared data folder is absent.
