@@ -157,7 +157,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden layers of the MLP policy. One layer of 64 units is the default
         because the regret targets are noisy counterfactual estimates: on
-        simulated worlds of 2,000 to 20,000 logged queries and on the
+        simulated worlds of 1,400 to 14,000 logged queries and on the
         RouterBench subset it routed better, and more stably across seeds, than
         two layers of 200 (see ``docs/estimators/router.md``).
     max_epochs : int, default=50
