@@ -338,6 +338,7 @@ workflow:
   {PROG} fit train.jsonl -o router.joblib --cost-weight 0.3
   {PROG} route router.joblib prompts.jsonl           # model names, one per line
   {PROG} evaluate router.joblib heldout.jsonl        # off-policy value with intervals
+  {PROG} learning-curve table.parquet --embeddings X.npy   # is routing worth it?
 
 Run `{PROG} COMMAND --help` for the options and examples of each command.
 """
@@ -888,6 +889,38 @@ def benchmark(args):
     report with a Pareto PNG. See docs/benchmark.md.
     """
     from .benchmark._cli import run
+
+    return run(args)
+
+
+def _learning_curve_arguments(p):
+    from .benchmark._curve_cli import add_arguments
+
+    add_arguments(p)
+
+
+def _learning_curve_epilog():
+    from .benchmark._curve_cli import epilog
+
+    return epilog()
+
+
+@subcommand("learning-curve",
+            help="is routing worth it on my logs? true gain vs number of logged queries",
+            epilog=_learning_curve_epilog(), arguments=_learning_curve_arguments)
+def learning_curve(args):
+    """How the gain of routing grows with the size of the logs.
+
+    Calibrates a semi-synthetic world on your full-feedback table (expected
+    quality and cost per model and query, from models fitted on the whole
+    table), samples training worlds of each --sizes, logs them with a biased
+    rule, trains RM-Softmax from the logs and a full-feedback router on the
+    same queries, and prints, per size, the true test utility of both, of the
+    best single model and of the oracle, and the share of the full-feedback
+    gain the router recovers. Large sizes take long: a million queries, about
+    an hour. See docs/learning_curve.md.
+    """
+    from .benchmark._curve_cli import run
 
     return run(args)
 

@@ -11,6 +11,7 @@ The peers (EconML, Open Bandit Pipeline) are optional:
 ``pip install "sklearn-causal-routing[bench]"``.
 """
 
+from ._learning_curve import LearningCurveResult, routing_learning_curve
 from ._peers import EconMLPolicyRouter, OBPIPWRouter
 from ._report import plot_benchmark_pareto, write_report
 from ._runner import (
@@ -30,11 +31,13 @@ __all__ = [
     "SCENARIOS",
     "BenchmarkResult",
     "EconMLPolicyRouter",
+    "LearningCurveResult",
     "OBPIPWRouter",
     "Scenario",
     "cheapest_breakpoint",
     "cost_weight_grid",
     "plot_benchmark_pareto",
+    "routing_learning_curve",
     "run_benchmark",
     "write_report",
 ]

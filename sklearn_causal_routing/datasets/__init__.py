@@ -3,11 +3,13 @@
 A :class:`RoutingTable` holds the outcome of every model on every query (the
 truth for scoring); :meth:`RoutingTable.log` draws biased observational logs
 from it; :class:`RoutingWorld` simulates such tables; the loaders read real ones
-(RouterBench column format).
+(RouterBench column format); :class:`SemiSyntheticWorld` is calibrated on a
+real table and samples tables of any size with a known truth.
 """
 
 from ._judge import JudgedLogs, add_judge_grades
 from ._loaders import load_routerbench_subset, load_routing_table
+from ._semisynthetic import SemiSyntheticWorld
 from ._table import LoggedData, RoutingTable
 from ._world import RoutingWorld, make_routing_table
 
@@ -16,6 +18,7 @@ __all__ = [
     "LoggedData",
     "RoutingTable",
     "RoutingWorld",
+    "SemiSyntheticWorld",
     "add_judge_grades",
     "load_routerbench_subset",
     "load_routing_table",
