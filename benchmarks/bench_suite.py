@@ -1,4 +1,4 @@
-"""The evaluation suite on the shared RouterBench subset (issue 4's targets).
+"""The evaluation suite on a shared real table (RouterBench subset or MMLU-Pro).
 
 A thin wrapper around ``sklearn-causal-routing benchmark`` with the shared data
 folder filled in: task-confounded logs of the train split, every method trained
@@ -6,9 +6,13 @@ from the logs only, true utility on the test split, 5 seeds, 5 cost weights.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_suite.py                 # main scenario
+    .venv/bin/python benchmarks/bench_suite.py                 # RouterBench, main scenario
     .venv/bin/python benchmarks/bench_suite.py --stress        # + the stress tests
+    .venv/bin/python benchmarks/bench_suite.py --table mmlu_pro   # the 29-model table
     .venv/bin/python benchmarks/bench_suite.py --seeds 1 --n-cost-weights 2   # smoke
+
+``--table`` names a table of the shared data folder (``routerbench_subset``, the
+default, or ``mmlu_pro``).
 
 Any other option of the command is passed through (``--methods``, ``--scenarios``,
 ``--logging-rule``, ``--skew``, ...). Writes ``benchmarks/results/bench_suite.md``
@@ -21,20 +25,30 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
+TABLES = {"routerbench_subset": "RouterBench subset", "mmlu_pro": "MMLU-Pro"}
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    table = DATA / "routerbench_subset.parquet"
-    emb = DATA / "routerbench_subset_minilm.npy"
+    name = "routerbench_subset"
+    if "--table" in argv:
+        i = argv.index("--table")
+        name = argv[i + 1] if i + 1 < len(argv) else ""
+        del argv[i : i + 2]
+    if name not in TABLES:
+        print(f"--table must be one of {', '.join(TABLES)}; got {name!r}", file=sys.stderr)
+        return 2
+    table = DATA / f"{name}.parquet"
+    emb = DATA / f"{name}_minilm.npy"
     if not (table.is_file() and emb.is_file()):
-        print(f"skipped: the RouterBench subset is not available under {DATA} "
+        print(f"skipped: the {TABLES[name]} table is not available under {DATA} "
               "(it is not shipped with the project)")
         return 0
     from sklearn_causal_routing.benchmark._cli import main as run
 
     if "--out" not in argv:
-        argv += ["--out", str(REPO / "benchmarks" / "results" / "bench_suite.md")]
+        suffix = "" if name == "routerbench_subset" else f"_{name}"
+        argv += ["--out", str(REPO / "benchmarks" / "results" / f"bench_suite{suffix}.md")]
     return run([str(table), "--embeddings", str(emb)] + argv)
 
 

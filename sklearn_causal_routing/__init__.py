@@ -24,6 +24,7 @@ from .baselines import (
     SingleModelRouter,
 )
 from .exceptions import JudgeGradeWarning, OverlapWarning, SmallArmWarning, SmallGoldWarning
+from .outcome import PooledMLP, PooledRidge
 from .logs import GatewayLogs, MalformedLogError, iter_logs, read_logs, write_logs
 from .pipeline import Pipeline, make_pipeline
 from .text import PromptEmbedder
@@ -45,6 +46,8 @@ __all__ = [
     "MalformedLogError",
     "OverlapWarning",
     "Pipeline",
+    "PooledMLP",
+    "PooledRidge",
     "PropensityModel",
     "PromptEmbedder",
     "RegretRouter",

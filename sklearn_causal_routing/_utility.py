@@ -27,6 +27,7 @@ from ._propensity import (
     overlap_diagnostics,
 )
 from .base import NestedDefaultsMixin
+from ._pooled import is_pooled
 from .exceptions import JudgeGradeWarning, SmallArmWarning
 
 __all__ = ["DoublyRobustUtility"]
@@ -62,10 +63,22 @@ def _check_clip(clip):
 def fit_per_model(X, target, action, rows, classes, estimator, small=None):
     """Fit one outcome model per logged model on its rows among ``rows``.
 
+    A pooled ``estimator`` (see :mod:`sklearn_causal_routing.outcome`) is
+    fitted once on all of ``rows`` and returned as it is.
+
     A model with fewer than ``MIN_ROWS_PER_MODEL`` rows gets the mean of its
     rows (or of all ``rows`` when it has none) and is recorded in ``small``; a
     model whose outcome is constant gets that constant.
     """
+    if is_pooled(estimator):
+        # one fit on every model's rows; models without rows borrow the shared part
+        counts = np.bincount(action[rows], minlength=len(classes))
+        if small is not None:
+            small.extend(
+                f"{np.asarray(label).item()!r} ({n} rows, pooled)"
+                for label, n in zip(classes, counts) if n == 0
+            )
+        return clone(estimator).fit(X[rows], target[rows], action[rows], len(classes))
     fitted = []
     fallback = float(np.mean(target[rows]))
     for j, label in enumerate(classes):
@@ -86,6 +99,8 @@ def fit_per_model(X, target, action, rows, classes, estimator, small=None):
 
 def predict_per_model(models, X):
     """Stack the predictions of :func:`fit_per_model`'s models, one column each."""
+    if is_pooled(models):
+        return models.predict(X)
     out = np.empty((X.shape[0], len(models)))
     for j, m in enumerate(models):
         out[:, j] = m if isinstance(m, float) else m.predict(X)
@@ -96,7 +111,8 @@ def warn_small_arms(small, stacklevel=3):
     if small:
         warnings.warn(
             f"Some models have fewer than {MIN_ROWS_PER_MODEL} logged rows to fit their "
-            "outcome model on; it falls back to the mean outcome of those rows: "
+            "outcome model on; it falls back to the mean outcome of those rows (a pooled "
+            "outcome model: to the shared slope and the mean outcome of all rows): "
             + ", ".join(sorted(set(small))),
             SmallArmWarning,
             stacklevel=stacklevel,

@@ -34,6 +34,7 @@ from ._utility import (
     warn_small_arms,
 )
 from .base import NestedDefaultsMixin, RouterMixin
+from ._pooled import is_pooled
 from .exceptions import SmallArmWarning
 
 __all__ = [
@@ -525,13 +526,19 @@ def _fit_all_rows(X, Y, estimator):
     Y = np.array(Y, dtype=np.float64)  # a private, writable copy of cached arrays
     if estimator is None:
         return RidgeCV(alphas=_DR_ALPHAS, alpha_per_target=True).fit(X, Y)
+    if is_pooled(estimator):
+        # every row carries every model's target: stack the columns as models
+        n, k = Y.shape
+        return clone(estimator).fit(
+            np.tile(X, (k, 1)), Y.T.ravel(), np.repeat(np.arange(k), n), k
+        )
     if get_tags(estimator).target_tags.multi_output:
         return clone(estimator).fit(X, Y)
     return [clone(estimator).fit(X, Y[:, j]) for j in range(Y.shape[1])]
 
 
 def _predict_columns(models, X, n_models):
-    if isinstance(models, list):
+    if isinstance(models, list) or is_pooled(models):
         return predict_per_model(models, X)
     return np.asarray(models.predict(X), dtype=np.float64).reshape(X.shape[0], n_models)
 
