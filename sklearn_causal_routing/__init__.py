@@ -23,7 +23,13 @@ from .baselines import (
     KNNRouter,
     SingleModelRouter,
 )
-from .exceptions import JudgeGradeWarning, OverlapWarning, SmallArmWarning, SmallGoldWarning
+from .exceptions import (
+    FallbackWarning,
+    JudgeGradeWarning,
+    OverlapWarning,
+    SmallArmWarning,
+    SmallGoldWarning,
+)
 from .outcome import PooledMLP, PooledRidge
 from .logs import GatewayLogs, MalformedLogError, iter_logs, read_logs, write_logs
 from .pipeline import Pipeline, make_pipeline
@@ -37,6 +43,7 @@ __all__ = [
     "CarrotRouter",
     "DecoupledRouter",
     "DoublyRobustUtility",
+    "FallbackWarning",
     "GatewayLogs",
     "ImitationRouter",
     "IntegrativeUtility",

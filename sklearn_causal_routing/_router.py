@@ -1,10 +1,14 @@
 """RegretRouter: a routing policy trained to minimise decision regret."""
 
 import difflib
+import warnings
 from numbers import Integral, Real
+from statistics import NormalDist
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import KFold
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
@@ -20,6 +24,7 @@ from ._nets import (
 from ._propensity import _seed, expand_proba
 from ._utility import DoublyRobustUtility, fit_utility_cached
 from .base import RouterMixin, check_nested_defaults
+from .exceptions import FallbackWarning
 
 __all__ = ["RegretRouter"]
 
@@ -33,6 +38,17 @@ def _utility_spread(U):
     centred = U - U.mean(axis=1, keepdims=True)
     scale = float(np.sqrt(np.mean(centred**2)))
     return scale if scale > 0 else 1.0
+
+
+def _mean_lcb(diff, z):
+    """Mean of paired differences and its one-sided normal lower confidence bound.
+
+    ``mean - z * sd / sqrt(n)`` (``ddof=1``); identical pairs give a bound
+    equal to the mean (zero: no evidence of a gain).
+    """
+    mean = float(np.mean(diff))
+    sd = float(np.std(diff, ddof=1)) if diff.size > 1 else 0.0
+    return mean, float(mean - z * sd / np.sqrt(diff.size))
 
 
 def _softmax(z):
@@ -81,12 +97,15 @@ class _PolicyRouterMixin:
                 )
             setattr(self, key, value)
 
-    def _fit_utility(self, X, fb, cost_weight=0.0):
-        """Fit (or fetch from the cache) the utility stage, seeded by the router."""
+    def _fit_utility(self, X, fb, cost_weight=0.0, **params):
+        """Fit (or fetch from the cache) the utility stage, seeded by the router.
+
+        ``params`` override settings of the stage (e.g. ``clip=None``).
+        """
         utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
         if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
             utility.set_params(random_state=_seed(self.random_state))
-        utility.set_params(cost_weight=cost_weight)
+        utility.set_params(cost_weight=cost_weight, **params)
         return fit_utility_cached(utility, X, fb)
 
     def _training_params(self, seed):
@@ -130,6 +149,12 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     trained to minimise the decision regret against those utilities: an MLP on
     the query features, trained through skorch (RM-Softmax or
     RM-Classification), or, for RM-Classification, any scikit-learn classifier.
+
+    Safe by default: unless the logs show, at ``fallback_confidence``, that the
+    trained policy beats always calling the best single model, the router
+    routes every query to that model instead and warns
+    (:class:`~sklearn_causal_routing.exceptions.FallbackWarning`); see
+    ``fallback``.
 
     Parameters
     ----------
@@ -182,6 +207,29 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         skorch's verbosity (per-epoch losses when > 0).
     device : str, default="cpu"
         Torch device of the policy.
+    fallback : {"best_single"} or None, default="best_single"
+        What to do when the logs give no evidence that the policy beats the
+        best single model. ``"best_single"``: after training, a cross-fitted
+        check (``fallback_cv`` folds) compares the policy's decisions with
+        always calling the single model with the highest lower confidence
+        bound on its value (which may differ from the argmax of
+        ``constant_values_``; see Notes); when the doubly robust lower
+        confidence bound of the gain is not above zero, the router routes
+        every query to that model (``fallback_``) and raises a
+        :class:`~sklearn_causal_routing.exceptions.FallbackWarning`. With
+        recorded propensities, the gain over the logging rule is reported
+        too (``fallback_report_``), but does not decide. The check costs
+        about ``fallback_cv`` extra policy fits, each on
+        ``(fallback_cv - 1) / fallback_cv`` of the rows (plus, with recorded
+        propensities, one refit of the utility stage without clipping, which
+        fits no propensity model). ``None`` skips the check and always routes
+        with the trained policy.
+    fallback_confidence : float, default=0.95
+        One-sided level of the lower confidence bounds of the check (in
+        (0, 1)); higher falls back more often.
+    fallback_cv : int, default=3
+        Folds of the cross-fitted check (>= 2): each fold's decisions come
+        from a policy trained, with the same settings, on the other folds.
     **kwargs
         skorch settings of the policy network, with prefixes ``module__``,
         ``optimizer__``, ``criterion__``, ``iterator_train__``,
@@ -202,6 +250,21 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     constant_values_ : ndarray of shape (n_models,)
         DR estimate, on the training logs, of the mean utility of always
         routing to each model.
+    fallback_ : str, int or None
+        The model (from ``classes_``) every query is routed to when the router
+        fell back; ``None`` when it routes with ``policy_``.
+    fallback_report_ : Bunch or None
+        The check behind ``fallback_`` (``None`` with ``fallback=None``), all
+        values DR estimates of mean utility per query on the training logs:
+        ``policy_value`` (the cross-fitted policy), ``single_values`` and
+        ``single_values_lcb`` (each model's value and its lower confidence
+        bound; columns as ``classes_``), ``best_single`` (the label with the
+        highest bound) and ``best_single_value``, ``gain`` (policy minus best
+        single) and ``gain_lcb`` (its lower confidence bound),
+        ``logging_value``, ``logging_gain`` and ``logging_gain_lcb`` (the
+        logging rule, valued on-policy by the logged utilities; NaN when the
+        logs did not record propensities; reported, not used to decide),
+        ``confidence``, ``n_folds`` and ``fell_back`` (``gain_lcb <= 0``).
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -209,6 +272,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     --------
     DoublyRobustUtility : The utility stage.
     IntervalRouter : One router for a whole range of cost weights.
+    SingleModelRouter : Always the best single model.
 
     Notes
     -----
@@ -220,6 +284,31 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     RM-Classification the cross-entropy toward :math:`\\arg\\max_t U_{it}`.
     Training stops when the regret on the held-out ``validation_fraction``
     stops improving, and the best epoch is kept.
+
+    The fallback check splits the rows into ``fallback_cv`` shuffled folds
+    and routes each fold's rows, :math:`d_i`, with a policy trained on the
+    other folds. It values decisions with cross-fitted DR utilities
+    :math:`V` (unscaled): the stage's ``U``, except that when the logs
+    recorded propensities the stage is refitted with ``clip=None`` (as
+    ``score`` does), because clipping biases the values of rarely logged
+    models upward and could make the worst model look best. For a column
+    :math:`A` of paired values let
+    :math:`\\mathrm{LCB}(A) = \\bar A - z_{\\alpha}\\, s_A / \\sqrt{n}`,
+    :math:`z_{\\alpha}` the standard normal quantile at
+    ``fallback_confidence`` and :math:`s_A` the standard deviation
+    (``ddof=1``). The best single model is
+    :math:`b = \\arg\\max_t \\mathrm{LCB}(V_{\\cdot t})`, the model with the best
+    lower bound on its value rather than the best mean, which on small or
+    skewed logs tends to be a rarely logged model that was lucky. With
+    paired differences :math:`D_i = V_{i d_i} - V_{i b}`, the router falls
+    back to :math:`b` when :math:`\\mathrm{LCB}(D) \\le 0`. The check is
+    conservative: its policies see fewer rows than ``policy_``.
+    When the logs recorded propensities, the same bound is reported for
+    :math:`D'_i = V_{i d_i} - u_i`, :math:`u_i` the logged utility (the
+    logging rule valued on-policy). It does not trigger the fallback: a
+    policy that beats :math:`b` but not the logging rule would lose value by
+    falling back to :math:`b`; whether to keep the logging rule is the user's
+    call.
 
     References
     ----------
@@ -238,6 +327,8 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     (3,)
     >>> router.predict_proba(logs.X[:3]).shape
     (3, 3)
+    >>> sorted(router.fallback_report_)[:3]
+    ['best_single', 'best_single_value', 'confidence']
     """
 
     _parameter_constraints = {
@@ -245,6 +336,9 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         "loss": [StrOptions({"softmax", "classification"})],
         "cost_weight": [Interval(Real, 0, None, closed="left")],
         "policy": [HasMethods(["fit", "predict_proba"]), None],
+        "fallback": [StrOptions({"best_single"}), None],
+        "fallback_confidence": [Interval(Real, 0, 1, closed="neither")],
+        "fallback_cv": [Interval(Integral, 2, None, closed="left")],
     }
 
     def __init__(
@@ -264,6 +358,9 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
+        fallback="best_single",
+        fallback_confidence=0.95,
+        fallback_cv=3,
         **kwargs,
     ):
         self.loss = loss
@@ -280,10 +377,12 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.fallback = fallback
+        self.fallback_confidence = fallback_confidence
+        self.fallback_cv = fallback_cv
         self._store_skorch_params(kwargs)
 
     # -- fitting ------------------------------------------------------------------
-
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
@@ -307,6 +406,13 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         -------
         self : RegretRouter
             Fitted router.
+
+        Warns
+        -----
+        FallbackWarning
+            When the fallback check finds no evidence that the policy beats
+            the best single model; the router then routes every query to
+            ``fallback_``.
         """
         X = validate_data(self, X, dtype=[np.float32, np.float64])
         fb = _resolve_feedback(y, quality, cost, propensity)
@@ -318,19 +424,30 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
                 "Use RegretRouter(loss='classification', policy=clf), or policy=None "
                 "for the MLP policy."
             )
+        if self.fallback is not None and X.shape[0] < self.fallback_cv:
+            raise ValueError(
+                f"fallback_cv={self.fallback_cv} folds need at least as many logged rows; "
+                f"got {X.shape[0]}. Use fewer folds (e.g. fallback_cv=2) or turn the check "
+                "off with RegretRouter(fallback=None)."
+            )
         self.utility_ = self._fit_utility(X, fb, self.cost_weight)
         self.classes_ = self.utility_.classes_
         U = self.utility_.utilities(self.cost_weight)
         self.constant_values_ = U.mean(axis=0)
-        self.policy_ = self._fit_policy(X, U)
+        self.utility_scale_ = _utility_spread(U)
+        self.policy_ = self._fit_policy(X, U, self.utility_scale_)
+        self.fallback_ = None
+        self.fallback_report_ = None
+        if self.fallback is not None:
+            self.fallback_report_ = self._fallback_check(X, U, fb)
+            if self.fallback_report_.fell_back:
+                self.fallback_ = self.fallback_report_.best_single
+                self._warn_fallback(self.fallback_report_)
         return self
 
-    def _scaled_regret(self, U):
-        self.utility_scale_ = _utility_spread(U)
-        return (U.max(axis=1, keepdims=True) - U) / self.utility_scale_
-
-    def _fit_policy(self, X, U):
-        regret = self._scaled_regret(U)
+    def _fit_policy(self, X, U, scale):
+        """Train a policy on utilities ``U`` divided by ``scale``; sets no attribute."""
+        regret = (U.max(axis=1, keepdims=True) - U) / scale
         if self.policy is not None:
             return clone(self.policy).fit(X, np.argmin(regret, axis=1))
         seed = _seed(self.random_state)
@@ -347,17 +464,103 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         )
         return fit_net(net, X, regret, seed)
 
+    def _logged_utilities(self, fb):
+        """Utility of each logged call; corrected grades where the stage has them."""
+        quality = getattr(self.utility_, "corrected_quality_", None)
+        if quality is None:
+            quality = np.asarray(fb["quality"], dtype=np.float64)
+        return quality - self.cost_weight * np.asarray(fb["cost"], dtype=np.float64)
+
+    def _evaluation_utilities(self, X, fb, U):
+        """Utilities the check values decisions with: ``U``, unclipped where it can be.
+
+        With logged propensities, clipping them only adds bias, and on confounded
+        logs with weak outcome models that bias can crown the wrong best single
+        model; the stage is then refitted (same seed, cached) with ``clip=None``,
+        as :func:`~sklearn_causal_routing.metrics.evaluation_utility` does for
+        ``score``.
+        """
+        stage = self.utility_
+        if not getattr(stage, "logged_propensity_", False) or getattr(stage, "clip", None) is None:
+            return U
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the stage's warnings were raised by fit
+            unclipped = self._fit_utility(X, fb, self.cost_weight, clip=None)
+        return unclipped.utilities(self.cost_weight)
+
+    def _fallback_check(self, X, U, fb):
+        """Cross-fitted DR comparison of the policy with the best single model."""
+        n = X.shape[0]
+        folds = KFold(self.fallback_cv, shuffle=True, random_state=_seed(self.random_state))
+        decisions = np.empty(n, dtype=np.intp)
+        for train, test in folds.split(X):
+            policy = self._fit_policy(X[train], U[train], _utility_spread(U[train]))
+            decisions[test] = np.argmax(self._policy_scores(policy, X[test]), axis=1)
+        V = self._evaluation_utilities(X, fb, U)
+        routed = V[np.arange(n), decisions]
+        z = NormalDist().inv_cdf(self.fallback_confidence)
+        values, values_lcb = np.array([_mean_lcb(V[:, t], z) for t in range(V.shape[1])]).T
+        # The model with the best lower bound, not the best mean: on small or
+        # skewed logs, a rarely logged model's mean is the noisiest, and the
+        # largest of noisy means is biased upward (the winner's curse).
+        best = int(np.argmax(values_lcb))
+        gain, gain_lcb = _mean_lcb(routed - V[:, best], z)
+        logging_value = logging_gain = logging_gain_lcb = np.nan
+        if getattr(self.utility_, "logged_propensity_", False):
+            logged = self._logged_utilities(fb)
+            logging_value = float(np.mean(logged))
+            logging_gain, logging_gain_lcb = _mean_lcb(routed - logged, z)
+        return Bunch(
+            policy_value=float(np.mean(routed)),
+            best_single=np.asarray(self.classes_[best]).item(),
+            best_single_value=float(values[best]),
+            single_values=values,
+            single_values_lcb=values_lcb,
+            gain=gain,
+            gain_lcb=gain_lcb,
+            logging_value=logging_value,
+            logging_gain=logging_gain,
+            logging_gain_lcb=logging_gain_lcb,
+            confidence=float(self.fallback_confidence),
+            n_folds=int(self.fallback_cv),
+            # Only the best single model decides: it is what the router falls back
+            # to. "not > 0" also falls back on a NaN bound.
+            fell_back=not gain_lcb > 0,
+        )
+
+    def _warn_fallback(self, report):
+        warnings.warn(
+            f"RegretRouter falls back to routing every query to {report.best_single!r}, "
+            f"the best single model on the logs: at cost_weight={self.cost_weight}, the "
+            "cross-fitted doubly robust estimate of the trained policy's gain over it is "
+            f"{report.gain:.4g} per query, with a {report.confidence:.0%} lower confidence "
+            f"bound of {report.gain_lcb:.4g}, not above 0. The trained policy is kept in "
+            "policy_ (its decisions: policy_predict(X)); details in fallback_report_. To "
+            "always route with the trained policy, pass RegretRouter(fallback=None).",
+            FallbackWarning,
+            stacklevel=4,
+        )
+
     # -- routing ------------------------------------------------------------------
 
     def _validate_X(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
 
-    def _decision_scores(self, X):
-        """Scores whose argmax is the decision: logits, or classifier probabilities."""
+    def _policy_scores(self, policy, X):
+        """Scores whose argmax is the policy's decision: logits, or classifier probabilities."""
         if self.policy is None:
-            return policy_logits(self.policy_, X)
-        return expand_proba(self.policy_, X, len(self.classes_))
+            return policy_logits(policy, X)
+        return expand_proba(policy, X, len(self.classes_))
+
+    def _decision_scores(self, X):
+        """The policy's scores, or one-hot on ``fallback_`` when fallen back."""
+        fallback = getattr(self, "fallback_", None)
+        if fallback is None:
+            return self._policy_scores(self.policy_, X)
+        scores = np.zeros((X.shape[0], len(self.classes_)))
+        scores[:, np.flatnonzero(self.classes_ == fallback)[0]] = 1.0
+        return scores
 
     def decision_function(self, X):
         """Policy scores of every model for each query (higher = preferred).
@@ -370,9 +573,30 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples, n_models)
-            The MLP's logits (or the classifier policy's probabilities).
+            The MLP's logits (or the classifier policy's probabilities); when
+            the router fell back, 1 for ``fallback_`` and 0 elsewhere.
         """
         return self._decision_scores(self._validate_X(X))
+
+    def policy_predict(self, X):
+        """The trained policy's own decisions, whether or not the router fell back.
+
+        Equal to :meth:`predict` unless ``fallback_`` is set. To value them on
+        held-out logs, pass them to
+        :func:`~sklearn_causal_routing.metrics.policy_value`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``: the highest-scored model of ``policy_``.
+        """
+        scores = self._policy_scores(self.policy_, self._validate_X(X))
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
         """Routing distribution over models for each query.
@@ -386,10 +610,11 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_models)
             ``softmax(logits / temperature)`` for the MLP policy, the
-            classifier's probabilities otherwise; columns follow ``classes_``.
+            classifier's probabilities otherwise; one-hot on ``fallback_``
+            when the router fell back. Columns follow ``classes_``.
         """
         scores = self.decision_function(X)
-        if self.policy is not None:
+        if self.policy is not None or getattr(self, "fallback_", None) is not None:
             return scores
         return _softmax(scores.astype(np.float64) / self.temperature)
 

@@ -4,7 +4,13 @@ Each warning has its own class so that users can filter it precisely, e.g.
 ``warnings.simplefilter("ignore", OverlapWarning)``.
 """
 
-__all__ = ["JudgeGradeWarning", "OverlapWarning", "SmallArmWarning", "SmallGoldWarning"]
+__all__ = [
+    "FallbackWarning",
+    "JudgeGradeWarning",
+    "OverlapWarning",
+    "SmallArmWarning",
+    "SmallGoldWarning",
+]
 
 
 class OverlapWarning(UserWarning):
@@ -70,4 +76,25 @@ class JudgeGradeWarning(UserWarning):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", JudgeGradeWarning)
     ...     warnings.warn("judge grades used as gold", JudgeGradeWarning)
+    """
+
+
+class FallbackWarning(UserWarning):
+    """A trained router routes every query to the best single model instead.
+
+    Raised by :class:`~sklearn_causal_routing.RegretRouter` (with its default
+    ``fallback="best_single"``) when the cross-fitted doubly robust lower
+    confidence bound on the gain of its policy over the best single model
+    is not above zero: the logs give no evidence that routing per query
+    beats always calling that model. The message names the model, the
+    estimated gain and its bound; the trained policy is kept, and
+    ``fallback=None`` turns the check off.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_causal_routing.exceptions import FallbackWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FallbackWarning)
+    ...     warnings.warn("routing everything to 'large'", FallbackWarning)
     """

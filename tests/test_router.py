@@ -19,7 +19,10 @@ from sklearn_causal_routing import (
     make_feedback,
 )
 
-FAST = dict(hidden_layer_sizes=(32,), max_epochs=15)
+# Mechanics tests look at the trained policy itself: the fallback to the best
+# single model (tests/test_fallback.py) is off so that they do not compare two
+# fallen-back routers on the small logs.
+FAST = dict(hidden_layer_sizes=(32,), max_epochs=15, fallback=None)
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +107,9 @@ def test_routes_to_several_models_and_probabilities_are_distributions(confounded
 
 
 def _classifier_router(**kw):
-    return RegretRouter(loss="classification", policy=LogisticRegression(max_iter=500), **kw)
+    return RegretRouter(
+        loss="classification", policy=LogisticRegression(max_iter=500), fallback=None, **kw
+    )
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -105,8 +105,13 @@ def test_grid_search_over_temperature_and_clip_reuses_the_utility_stage(logs, mo
     monkeypatch.setattr(DoublyRobustUtility, "fit", counting_fit)
     clear_utility_cache()
     grid = {"temperature": [0.3, 1.0, 3.0], "utility__clip": [(5, 95), None]}
+    # fallback=None: the fallback check refits the stage unclipped, which would be
+    # counted here (its caching is checked by
+    # test_design_idiom_without_random_state_fits_the_utility_once_per_fold)
     search = GridSearchCV(
-        RegretRouter(utility=DoublyRobustUtility(), random_state=7, **FAST), grid, cv=KFold(2)
+        RegretRouter(utility=DoublyRobustUtility(), random_state=7, fallback=None, **FAST),
+        grid,
+        cv=KFold(2),
     ).fit(logs.X, logs.feedback)
     # 2 clips x 2 folds, plus the refit on all rows: 5 fits, not 6 x 2 + 1 = 13.
     assert len(fits) == 5, fits
@@ -228,8 +233,10 @@ def test_design_idiom_without_random_state_fits_the_utility_once_per_fold(logs, 
         {"temperature": [0.5, 1.0, 2.0]},
         cv=KFold(2),
     ).fit(logs.X, logs.feedback)
-    # One fit per fold plus the refit on all rows, whatever the number of temperatures.
-    assert sorted(seen) == [450, 450, 900]
+    # One fit per fold plus the refit on all rows, whatever the number of temperatures;
+    # with recorded propensities, each comes with one unclipped refit for the
+    # fallback check, cached like the stage itself.
+    assert sorted(seen) == [450, 450, 450, 450, 900, 900]
 
 
 @pytest.mark.parametrize(

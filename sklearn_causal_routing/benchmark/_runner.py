@@ -380,7 +380,9 @@ class BenchmarkResult:
         ``quality``, ``cost`` (true means of the decisions), ``fit_time``
         (seconds; for swept methods the single fit is charged to the first
         weight), ``score``, ``ci_low``, ``ci_high`` (DR estimate and interval
-        on test logs, NaN where not computed), ``shares`` (dict of call shares).
+        on test logs, NaN where not computed), ``shares`` (dict of call shares),
+        ``fell_back`` (whether the router fell back to a single model, see
+        ``RegretRouter(fallback=...)``).
     skipped : dict
         Method name -> reason it was not run (e.g. a missing optional peer).
     settings : dict
@@ -673,7 +675,8 @@ def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level
     ctx = {"seed": seed, "scenario": scenario}
     oracle_value = {cw: test.oracle_value(cw) for cw in grid}
 
-    def record(method, family, cw, decisions, fit_time=0.0, score=np.nan, ci=(np.nan, np.nan)):
+    def record(method, family, cw, decisions, fit_time=0.0, score=np.nan, ci=(np.nan, np.nan),
+               fell_back=False):
         value = test.value(decisions, cw)
         result.records.append({
             "scenario": scenario.name, "seed": seed, "cost_weight": cw,
@@ -682,6 +685,7 @@ def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level
             "quality": test.mean_quality(decisions), "cost": test.mean_cost(decisions),
             "fit_time": fit_time, "score": score, "ci_low": ci[0], "ci_high": ci[1],
             "shares": test.shares(decisions) if np.ndim(decisions) == 1 else {},
+            "fell_back": fell_back,
         })
 
     for cw in grid:
@@ -714,5 +718,6 @@ def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level
                 )
                 est_dr = ev.estimates["dr"]
                 score, ci = est_dr.value, (est_dr.ci_low, est_dr.ci_high)
-            record(name, method.family, cw, decisions, fit_time, score, ci)
+            record(name, method.family, cw, decisions, fit_time, score, ci,
+                   fell_back=getattr(fitted, "fallback_", None) is not None)
 
