@@ -506,6 +506,10 @@ def _fit_arguments(p):
                                       "(default: 0 to 1)")
     r.add_argument("--n-intervals", type=int, default=4,
                    help="interval router: intervals of the cost-weight grid")
+    r.add_argument("--no-fallback", action="store_true",
+                   help="regret router: always route with the trained policy, even when the "
+                        "logs give no evidence that it beats the best single model "
+                        "(RegretRouter(fallback=None))")
     r.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
     r.add_argument("--hidden", type=int, nargs="+", default=None, metavar="UNITS",
                    help="hidden layer sizes of the policy network (default: the router's, "
@@ -562,8 +566,12 @@ def fit(args):
                   random_state=args.random_state, verbose=0 if args.quiet else 1)
     if args.hidden is not None:
         common["hidden_layer_sizes"] = tuple(args.hidden)
+    if args.router == "interval" and args.no_fallback:
+        raise ValueError("--no-fallback goes with --router regret; the interval router has "
+                         "no fallback check.")
     if args.router == "regret":
-        router = RegretRouter(loss=args.loss, cost_weight=args.cost_weight, **common)
+        router = RegretRouter(loss=args.loss, cost_weight=args.cost_weight,
+                              fallback=None if args.no_fallback else "best_single", **common)
     else:
         router = IntervalRouter(cost_weight_range=tuple(args.cost_weight_range or (0.0, 1.0)),
                                 n_intervals=args.n_intervals, **common)
@@ -595,6 +603,13 @@ def fit(args):
         best = int(values.argmax())
         _say(args, f"best single model on the training logs (DR): "
                    f"{router.classes_[best]} ({values[best]:.4f})")
+    report = getattr(router, "fallback_report_", None)
+    if report is not None:
+        verdict = (f"routing everything to {report.best_single}" if report.fell_back
+                   else "routing with the trained policy")
+        _say(args, f"fallback check: gain over {report.best_single} {report.gain:+.4f} per "
+                   f"query ({report.confidence:.0%} lower bound {report.gain_lcb:+.4f}): "
+                   f"{verdict}")
     _say(args, f"saved the router to {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB)")
     return 0
 

@@ -234,3 +234,21 @@ def test_subcommand_registry_is_extensible(capsys, monkeypatch):
     assert capsys.readouterr().out == "42\n"
     assert _main("twice", "--help") == 0
     assert "Print N, twice." in capsys.readouterr().out
+
+
+def test_fit_reports_the_fallback_check_and_can_turn_it_off(sim, tmp_path, capsys):
+    out = tmp_path / "r.joblib"
+    assert _main("fit", sim["train"], "-o", out, "--hidden", "8", "--max-epochs", "2",
+                 "--cost-weight", "0.3") == 0
+    err = capsys.readouterr().err
+    router = joblib.load(out)[-1]
+    line = next(s for s in err.splitlines() if "fallback check:" in s)
+    verdict = ("routing everything to" if router.fallback_ is not None
+               else "routing with the trained policy")
+    assert verdict in line and str(router.fallback_report_.best_single) in line
+    assert _main("fit", sim["train"], "-o", out, "--no-fallback", *TINY) == 0
+    router = joblib.load(out)[-1]
+    assert router.fallback is None and router.fallback_ is None
+    assert _main("fit", sim["train"], "-o", out, "--router", "interval", "--no-fallback",
+                 "-q") == 1
+    assert "--no-fallback goes with --router regret" in capsys.readouterr().err
