@@ -394,26 +394,6 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         out = np.concatenate(parts).astype(np.float64) * self.y_scale_ + self.y_mean_
         return self._select(out, models)
 
-    def score(self, X, y, models):
-        """R^2 of each row's prediction for its own model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        y : array-like of shape (n_samples,)
-            Observed outcomes.
-        models : array-like of int, shape (n_samples,)
-            Index of the model that served each row.
-
-        Returns
-        -------
-        score : float
-        """
-        from sklearn.metrics import r2_score
-
-        return r2_score(y, self.predict(X, models))
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None

@@ -51,6 +51,26 @@ class PooledOutcomeMixin:
         models, _ = self._check_models(models, out.shape[0], out.shape[1], reset=False)
         return out[np.arange(out.shape[0]), models]
 
+    def score(self, X, y, models):
+        """R^2 of each row's prediction for its own model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        y : array-like of shape (n_samples,)
+            Observed outcomes.
+        models : array-like of int, shape (n_samples,)
+            Index of the model that served each row.
+
+        Returns
+        -------
+        score : float
+        """
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, self.predict(X, models))
+
 
 def is_pooled(estimator):
     """Whether ``estimator`` is a pooled outcome model (one fit for all models).
@@ -363,24 +383,3 @@ class PooledRidge(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         out = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
         return self._select(np.asarray(out, dtype=np.float64), models)
-
-    def score(self, X, y, models):
-        """R^2 of each row's prediction for its own model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        y : array-like of shape (n_samples,)
-            Observed outcomes.
-        models : array-like of int, shape (n_samples,)
-            Index of the model that served each row.
-
-        Returns
-        -------
-        score : float
-        """
-        from sklearn.metrics import r2_score
-
-        return r2_score(y, self.predict(X, models))
-
