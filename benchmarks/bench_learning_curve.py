@@ -75,6 +75,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--n-cost-weights", type=int, default=3)
     p.add_argument("--test-size", type=int, default=20000)
+    p.add_argument("--middle-weight", action="store_true",
+                   help="one cost weight, the middle of the default 3-weight grid (as --quick)")
     args = p.parse_args(argv)
     if args.quick:
         args.sizes, args.seeds = [s for s in args.sizes if s <= 10000][:2] or [2000], [0]
@@ -108,7 +110,7 @@ def main(argv=None):
         progress(f"{label}: world calibrated in {t_fit:.1f}s")
         test = world.sample(args.test_size, random_state=0)
         grid = cost_weight_grid(test, args.n_cost_weights)
-        weights = [cost_weight_grid(test, 3)[1]] if args.quick else None
+        weights = [cost_weight_grid(test, 3)[1]] if args.quick or args.middle_weight else None
         t0 = time.perf_counter()
         res = routing_learning_curve(
             world, args.sizes, seeds=args.seeds, cost_weights=weights,

@@ -286,3 +286,20 @@ def test_misspecified_scenarios_swap_the_nuisance_models(table, monkeypatch):
     assert np.isnan(logs.feedback["propensity"]).all()
     logs = _runner._log(table, SCENARIOS["logs-10"], 0)[1]
     assert len(logs) == round(0.1 * table.n_samples)
+
+
+def test_records_say_which_fits_fell_back():
+    from sklearn_causal_routing import RegretRouter
+
+    table = make_routing_table(400, random_state=0)
+    tiny = dict(hidden_layer_sizes=(4,), max_epochs=2)
+    res = run_benchmark(
+        table, methods=[("safe", RegretRouter(**tiny)),
+                        ("raw", RegretRouter(fallback=None, **tiny))],
+        seeds=[0], n_cost_weights=2, score_methods=(), progress=None,
+    )
+    flags = {m: [r["fell_back"] for r in res.records if r["method"] == m]
+             for m in ("safe", "raw", "oracle")}
+    assert flags["raw"] == [False, False] and flags["oracle"] == [False, False]
+    # two epochs of a 4-unit net on 280 logs show no gain: the default falls back
+    assert flags["safe"] == [True, True]
