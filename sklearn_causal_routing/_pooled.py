@@ -93,6 +93,11 @@ def is_pooled(estimator):
     return bool(getattr(estimator, "_pooled_outcome", False))
 
 
+def _stack_apply(A, x):
+    """``A[k] @ x[k]`` for a stack of matrices (K, d, d) and vectors (K, d), through BLAS."""
+    return np.matmul(A, x[:, :, None])[:, :, 0]
+
+
 def _group_stats(X, y, models, folds, n_models, n_folds):
     """Per (fold, model): row count and sums of x, y, x x^T, x y and y^2."""
     d = X.shape[1]
@@ -153,7 +158,7 @@ class _Solver:
         np.maximum(self.w, 0.0, out=self.w)
         self.G_sum = G.sum(axis=0)
         self.r_sum = self.r.sum(axis=0)
-        self.Vr = np.einsum("kdj,kd->kj", self.V, self.r)  # V_t^T r_t
+        self.Vr = np.matmul(self.r[:, None, :], self.V)[:, 0, :]  # V_t^T r_t
         self.d = G.shape[1]
 
     def shared_system(self, lam):
@@ -161,16 +166,19 @@ class _Solver:
         if np.isinf(lam):
             return self.G_sum, self.r_sum
         shrink = self.w / (self.w + lam)  # eigenvalues of lam G_t A_t / lam
-        B = np.einsum("kij,kj,klj->il", self.V, lam * shrink, self.V, optimize=True)
-        rhs = np.einsum("kij,kj->i", self.V, (lam / (self.w + lam)) * self.Vr)
+        # sum_t V_t diag(lam * shrink_t) V_t^T as one (d x Kd) @ (Kd x d) product
+        k, d = self.w.shape
+        left = (self.V * (lam * shrink)[:, None, :]).transpose(1, 0, 2).reshape(d, k * d)
+        B = left @ self.V.transpose(1, 0, 2).reshape(d, k * d).T
+        rhs = _stack_apply(self.V, (lam / (self.w + lam)) * self.Vr).sum(axis=0)
         return B, rhs
 
     def slopes(self, lam, b0):
         """Per-model slopes ``b0 + d_t``, shape (n_models, d)."""
         if np.isinf(lam):
             return np.broadcast_to(b0, self.V.shape[:2]).copy()
-        proj = np.einsum("kdj,d->kj", self.V, lam * b0) + self.Vr
-        return np.einsum("kdj,kj->kd", self.V, proj / (self.w + lam))
+        proj = np.matmul(lam * b0, self.V) + self.Vr  # V_t^T (lam b0) + V_t^T r_t
+        return _stack_apply(self.V, proj / (self.w + lam))
 
     def shared(self, B, rhs, alpha):
         if np.isinf(alpha):
@@ -344,7 +352,7 @@ class PooledRidge(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
                 for i, alpha in enumerate(alphas):
                     coef, icpt = solver.coefficients(solver.slopes(lam, solver.shared(B, rhs, alpha)))
                     # sum over held-out rows of (y - x coef - icpt)^2, from the fold's sums
-                    quad = np.einsum("kd,kde,ke->k", coef, sxx[f], coef)
+                    quad = np.einsum("kd,kd->k", _stack_apply(sxx[f], coef), coef)
                     sse[i, j] += np.sum(
                         syy[f] - 2 * np.einsum("kd,kd->k", coef, sxy[f]) - 2 * icpt * sy[f]
                         + quad + 2 * icpt * np.einsum("kd,kd->k", coef, sx[f])
