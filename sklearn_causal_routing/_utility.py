@@ -170,7 +170,10 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
     quality_model : regressor, default=None
         Outcome model of quality, cloned per model and fold. ``None`` uses
         ``RidgeCV`` (penalty chosen by leave-one-out), a fast and stable
-        default on sentence embeddings.
+        default on sentence embeddings. A pooled outcome model
+        (:class:`~sklearn_causal_routing.PooledRidge`,
+        :class:`~sklearn_causal_routing.PooledMLP`) is fitted once per fold
+        on every model's rows instead.
     cost_model : regressor, default=None
         Outcome model of cost; ``None`` as for ``quality_model``.
     propensity : PropensityModel or classifier, default=None
