@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._compat import Interval, _fit_context, validate_data
+from ._nets import policy_logits
 from ._propensity import _seed
 from ._pooled import PooledOutcomeMixin
 
@@ -383,15 +384,8 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if models is not None:  # validate before the forward pass
             self._check_models(models, X.shape[0], self.n_models_, reset=False)
-        Z = ((X - self.x_mean_) / self.x_scale_).astype(np.float32)
-        module = self.net_.module_
-        module.eval()
-        parts = [np.empty((0, self.n_models_), dtype=np.float32)]
-        with torch.no_grad():
-            for start in range(0, Z.shape[0], 65536):
-                xb = torch.from_numpy(np.ascontiguousarray(Z[start : start + 65536]))
-                parts.append(module(xb.to(self.net_.device)).cpu().numpy())
-        out = np.concatenate(parts).astype(np.float64) * self.y_scale_ + self.y_mean_
+        Z = (X - self.x_mean_) / self.x_scale_
+        out = policy_logits(self.net_, Z).astype(np.float64) * self.y_scale_ + self.y_mean_
         return self._select(out, models)
 
     def __sklearn_tags__(self):

@@ -238,39 +238,8 @@ class LearningCurveResult:
 
 
 # --------------------------------------------------------------------------- #
-# the full-feedback reference
+# the routers given by the user
 # --------------------------------------------------------------------------- #
-class _PlugInFullFeedback:
-    """Per-model regression of quality and cost on every outcome; route by argmax."""
-
-    def __init__(self, regressor=None):
-        self.regressor = regressor
-
-    def fit(self, X, quality, cost):
-        from sklearn.base import clone
-        from sklearn.linear_model import RidgeCV
-
-        if self.regressor is None:
-            alphas = np.logspace(-2, 3, 6)
-            self.q_ = [RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, quality)]
-            self.c_ = [RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, cost)]
-        else:
-            self.q_ = [clone(self.regressor).fit(X, quality[:, k])
-                       for k in range(quality.shape[1])]
-            self.c_ = [clone(self.regressor).fit(X, cost[:, k]) for k in range(cost.shape[1])]
-        return self
-
-    @staticmethod
-    def _predict(models, X):
-        if len(models) == 1:
-            out = models[0].predict(X)
-            return out.reshape(X.shape[0], -1)
-        return np.column_stack([m.predict(X) for m in models])
-
-    def outcomes(self, X):
-        return self._predict(self.q_, X), self._predict(self.c_, X)
-
-
 def _is_router(estimator):
     return hasattr(estimator, "get_params") and "cost_weight" in estimator.get_params(deep=False)
 
@@ -506,7 +475,7 @@ default="confounded"
     """
     from .._router import RegretRouter
     from .._utility import clear_utility_cache
-    from ._runner import cost_weight_grid
+    from ._runner import _FullFeedbackRouter, cost_weight_grid
 
     sizes = _check_sizes(sizes)
     seeds = _check_seeds(seeds)
@@ -587,7 +556,7 @@ default="confounded"
                 t1 = time.perf_counter()
                 full = None
                 if full_feedback_router is None or not _is_router(full_feedback_router):
-                    full = _PlugInFullFeedback(full_feedback_router).fit(
+                    full = _FullFeedbackRouter(full_feedback_router).fit(
                         train.X, train.quality, train.cost)
                     q_hat, c_hat = full.outcomes(test.X)
                 t_full = time.perf_counter() - t1

@@ -282,18 +282,41 @@ REFERENCES = (
 
 
 class _FullFeedbackRouter:
-    """Per-model RidgeCV of quality and cost on every train row of the table."""
+    """Regression of quality and cost on every train row of the table; route by argmax.
+
+    ``regressor=None``: one multi-output ``RidgeCV`` per target (a penalty per
+    model); otherwise the regressor, cloned per model.
+    """
+
+    def __init__(self, regressor=None):
+        self.regressor = regressor
 
     def fit(self, X, quality, cost):
+        from sklearn.base import clone
         from sklearn.linear_model import RidgeCV
 
-        alphas = np.logspace(-2, 3, 6)
-        self.q = RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, quality)
-        self.c = RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, cost)
+        if self.regressor is None:
+            alphas = np.logspace(-2, 3, 6)
+            self.q = [RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, quality)]
+            self.c = [RidgeCV(alphas=alphas, alpha_per_target=True).fit(X, cost)]
+        else:
+            self.q = [clone(self.regressor).fit(X, quality[:, k]) for k in range(quality.shape[1])]
+            self.c = [clone(self.regressor).fit(X, cost[:, k]) for k in range(cost.shape[1])]
         return self
 
+    @staticmethod
+    def _predict(models, X):
+        if len(models) == 1:
+            return models[0].predict(X).reshape(X.shape[0], -1)
+        return np.column_stack([m.predict(X) for m in models])
+
+    def outcomes(self, X):
+        """Predicted quality and cost, each of shape (n, n_models)."""
+        return self._predict(self.q, X), self._predict(self.c, X)
+
     def decisions(self, X, cost_weight):
-        return np.argmax(self.q.predict(X) - cost_weight * self.c.predict(X), axis=1)
+        quality, cost = self.outcomes(X)
+        return np.argmax(quality - cost_weight * cost, axis=1)
 
 
 def cheapest_breakpoint(table):
