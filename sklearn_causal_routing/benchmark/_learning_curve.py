@@ -303,13 +303,6 @@ def _check_seeds(seeds):
     return [int(v) for v in values]
 
 
-def _check_positive_int(value, name, low=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
-
-
 def _check_cost_weights(cost_weights):
     try:
         grid = [float(w) for w in cost_weights]
@@ -475,12 +468,13 @@ default="confounded"
     """
     from .._router import RegretRouter
     from .._utility import clear_utility_cache
+    from ..datasets._world import _check_int
     from ._runner import _FullFeedbackRouter, cost_weight_grid
 
     sizes = _check_sizes(sizes)
     seeds = _check_seeds(seeds)
-    test_size = _check_positive_int(test_size, "test_size")
-    n_cost_weights = _check_positive_int(n_cost_weights, "n_cost_weights")
+    test_size = _check_int(test_size, "test_size", 1)
+    n_cost_weights = _check_int(n_cost_weights, "n_cost_weights", 1)
     if router is None:
         router = RegretRouter()
     if not _is_router(router) or not hasattr(router, "fit") or not hasattr(router, "predict"):

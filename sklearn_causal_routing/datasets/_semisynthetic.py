@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._table import RoutingTable
+from ._world import _check_int
 
 __all__ = ["SemiSyntheticWorld"]
 
@@ -456,13 +457,7 @@ class SemiSyntheticWorld(BaseEstimator):
         (3, 4)
         """
         check_is_fitted(self)
-        if (
-            isinstance(n_samples, (bool, np.bool_))
-            or not isinstance(n_samples, numbers.Integral)
-            or n_samples < 1
-        ):
-            raise ValueError(f"n_samples must be an integer >= 1; got {n_samples!r}.")
-        n = int(n_samples)
+        n = _check_int(n_samples, "n_samples", 1)
         rng = _rng(random_state)
         ref = self.reference_X_
         n_models = len(self.models_)
