@@ -204,3 +204,22 @@ def test_integrative_utility_takes_pooled_models():
     ).fit(judged.X, judged.feedback)
     assert is_pooled(iu.outcome_models_[0]["quality"])
     assert np.all(np.isfinite(iu.quality_))
+
+
+def test_grid_search_reaches_the_pooled_penalties_and_joblib_round_trips(logs, tmp_path):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_causal_routing import Pipeline, RegretRouter
+
+    router = RegretRouter(utility=_pooled_dr(), hidden_layer_sizes=(8,), max_epochs=3,
+                          fallback=None, random_state=0)
+    grid = {"router__utility__quality_model__model_alphas": [(1.0,), (np.inf,)]}
+    search = GridSearchCV(Pipeline([("router", router)]), grid, cv=2).fit(
+        logs.X[:600], logs.feedback[:600])
+    fitted = search.best_estimator_[-1].utility_.outcome_models_[0]["quality"]
+    assert fitted.model_alpha_ in (1.0, np.inf)
+    path = tmp_path / "router.joblib"
+    joblib.dump(search.best_estimator_, path)
+    np.testing.assert_array_equal(joblib.load(path).predict(logs.X[:20]),
+                                  search.best_estimator_.predict(logs.X[:20]))
