@@ -78,7 +78,7 @@ def main(argv=None):
         RegretRouter,
         _utility,
     )
-    from sklearn_causal_routing.benchmark import cheapest_breakpoint
+    from sklearn_causal_routing.experiments import cheapest_breakpoint
     from sklearn_causal_routing.datasets import (
         add_judge_grades,
         load_routerbench_subset,

@@ -65,7 +65,7 @@ def _cell(res, scenario, method):
 
 def _network_section(worlds, seeds, quick):
     from sklearn_causal_routing import DoublyRobustUtility, RegretRouter
-    from sklearn_causal_routing.benchmark import run_benchmark
+    from sklearn_causal_routing.experiments import run_benchmark
 
     networks = dict(list(NETWORKS.items())[2:3]) if quick else NETWORKS
     # the run sets each variant's random_state to the seed, which also seeds its
@@ -89,8 +89,8 @@ def _network_section(worlds, seeds, quick):
 def _headroom_section(table, seeds, quick, confounded=None):
     """``confounded``: the network section's run on ``table`` (its ``main`` scenario
     holds the same methods and seeds), reused instead of training them again."""
-    from sklearn_causal_routing.benchmark import Scenario, run_benchmark
-    from sklearn_causal_routing.benchmark._runner import _FullFeedbackRouter
+    from sklearn_causal_routing.experiments import Scenario, run_benchmark
+    from sklearn_causal_routing.experiments._runner import _FullFeedbackRouter
 
     uniform = Scenario("uniform", "uniform logging", policy="uniform")
     methods = ["RM-Softmax"] + BASELINES

@@ -82,7 +82,7 @@ def main(argv=None):
         args.sizes, args.seeds = [s for s in args.sizes if s <= 10000][:2] or [2000], [0]
 
     threads_desc = set_threads(args.threads, args.omp_passive)
-    from sklearn_causal_routing.benchmark import cost_weight_grid, routing_learning_curve
+    from sklearn_causal_routing.experiments import cost_weight_grid, routing_learning_curve
     from sklearn_causal_routing.datasets import SemiSyntheticWorld, load_routing_table
 
     t_start = time.perf_counter()

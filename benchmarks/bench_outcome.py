@@ -43,7 +43,7 @@ def _variants(mlp):
 
 def _run_table(table, seeds, variants):
     from sklearn_causal_routing._utility import fit_per_model, predict_per_model
-    from sklearn_causal_routing.benchmark._runner import (
+    from sklearn_causal_routing.experiments._runner import (
         SCENARIOS,
         _FullFeedbackRouter,
         _log,

@@ -93,7 +93,7 @@ class FullFeedbackRouter:
 def cheapest_breakpoint(table):
     """(cheapest model, the weight from which it is the best single model):
     the package's closed form, re-exported for the other benchmark scripts."""
-    from sklearn_causal_routing.benchmark import cheapest_breakpoint as closed_form
+    from sklearn_causal_routing.experiments import cheapest_breakpoint as closed_form
 
     return closed_form(table)
 

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
 from ._nets import (
     IntervalPolicy,

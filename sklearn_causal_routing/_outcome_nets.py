@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ._compat import Interval, _fit_context, validate_data
+from .utils._compat import Interval, _fit_context, validate_data
 from ._nets import policy_logits
 from ._propensity import _seed
 from ._pooled import PooledOutcomeMixin

@@ -9,7 +9,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, _fit_context, validate_data
+from .utils._compat import HasMethods, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, make_feedback
 from .base import NestedDefaultsMixin
 from .exceptions import OverlapWarning

@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _resolve_feedback
 from ._nets import (
     SKORCH_PREFIXES,
@@ -184,7 +184,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         because the regret targets are noisy counterfactual estimates: on
         simulated worlds of 1,400 to 14,000 logged queries and on the
         RouterBench subset it routed better, and more stably across seeds, than
-        two layers of 200 (see ``docs/estimators/router.md``).
+        two layers of 200 (see ``docs/reference/router.md``).
     max_epochs : int, default=50
         Maximum number of training epochs of the MLP.
     lr : float, default=1e-3

@@ -12,7 +12,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from ._feedback import (
     _check_same_length,
     _encode_actions,

@@ -18,7 +18,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from ._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
 from ._propensity import (
     _check_enough_models,

@@ -881,13 +881,13 @@ def evaluate(args):
 
 
 def _benchmark_arguments(p):
-    from .benchmark._cli import add_arguments
+    from .experiments._cli import add_arguments
 
     add_arguments(p)
 
 
 def _benchmark_epilog():
-    from .benchmark._cli import epilog
+    from .experiments._cli import epilog
 
     return epilog().removeprefix("examples:\n")
 
@@ -903,19 +903,19 @@ def benchmark(args):
     only, scores the true test utility per cost weight, and writes a markdown
     report with a Pareto PNG. See docs/benchmark.md.
     """
-    from .benchmark._cli import run
+    from .experiments._cli import run
 
     return run(args)
 
 
 def _learning_curve_arguments(p):
-    from .benchmark._curve_cli import add_arguments
+    from .experiments._curve_cli import add_arguments
 
     add_arguments(p)
 
 
 def _learning_curve_epilog():
-    from .benchmark._curve_cli import epilog
+    from .experiments._curve_cli import epilog
 
     return epilog()
 
@@ -935,7 +935,7 @@ def learning_curve(args):
     gain the router recovers. Large sizes take long: a million queries, about
     an hour. See docs/learning_curve.md.
     """
-    from .benchmark._curve_cli import run
+    from .experiments._curve_cli import run
 
     return run(args)
 

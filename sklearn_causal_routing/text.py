@@ -21,7 +21,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 
-from ._compat import Interval, _fit_context
+from .utils._compat import Interval, _fit_context
 
 __all__ = ["DEFAULT_MODEL", "PromptEmbedder"]
 

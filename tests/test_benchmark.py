@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from sklearn_causal_routing.benchmark import (
+from sklearn_causal_routing.experiments import (
     METHODS,
     SCENARIOS,
     EconMLPolicyRouter,
@@ -16,7 +16,7 @@ from sklearn_causal_routing.benchmark import (
     run_benchmark,
     write_report,
 )
-from sklearn_causal_routing.benchmark._cli import main as benchmark_main
+from sklearn_causal_routing.experiments._cli import main as benchmark_main
 from sklearn_causal_routing.datasets import make_routing_table
 
 
@@ -118,7 +118,7 @@ def test_custom_methods_run_beside_the_built_in_ones(table):
     assert_allclose(res.values("main", "tiny"), run_benchmark(table, **kw).values("main", "tiny"))
     assert tiny.random_state is None and not hasattr(tiny, "policy_")
     # the target "RM-Softmax beats every baseline and peer" ignores the user's variants
-    from sklearn_causal_routing.benchmark._report import _targets
+    from sklearn_causal_routing.experiments._report import _targets
 
     line = _targets(res, "main")[0]
     assert "tiny" not in line and "mine" not in line
@@ -261,7 +261,7 @@ def test_every_method_and_scenario_is_listed_in_the_command_help(capsys):
 
 
 def test_misspecified_scenarios_swap_the_nuisance_models(table, monkeypatch):
-    from sklearn_causal_routing.benchmark import _runner
+    from sklearn_causal_routing.experiments import _runner
 
     seen = []
     real = _runner._ctx_utility
@@ -303,3 +303,16 @@ def test_records_say_which_fits_fell_back():
     assert flags["raw"] == [False, False] and flags["oracle"] == [False, False]
     # two epochs of a 4-unit net on 280 logs show no gain: the default falls back
     assert flags["safe"] == [True, True]
+
+
+def test_old_benchmark_module_name_warns_and_gives_the_same_objects():
+    import importlib
+    import sys
+
+    from sklearn_causal_routing import experiments
+
+    sys.modules.pop("sklearn_causal_routing.benchmark", None)
+    with pytest.warns(FutureWarning, match="renamed sklearn_causal_routing.experiments"):
+        old = importlib.import_module("sklearn_causal_routing.benchmark")
+    assert old.run_benchmark is experiments.run_benchmark
+    assert set(old.__all__) == set(experiments.__all__)

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from sklearn_causal_routing import cli
 from sklearn_causal_routing.baselines import DecoupledRouter
-from sklearn_causal_routing.benchmark import LearningCurveResult, routing_learning_curve
+from sklearn_causal_routing.experiments import LearningCurveResult, routing_learning_curve
 from sklearn_causal_routing.datasets import (
     RoutingTable,
     SemiSyntheticWorld,

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from ._table import RoutingTable
 from ._world import _check_int
 
@@ -167,7 +167,7 @@ class SemiSyntheticWorld(BaseEstimator):
     See Also
     --------
     RoutingWorld : A fully simulated world.
-    sklearn_causal_routing.benchmark.routing_learning_curve : The learning
+    sklearn_causal_routing.experiments.routing_learning_curve : The learning
         curve that samples this world at several sizes.
 
     Notes

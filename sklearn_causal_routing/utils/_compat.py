@@ -9,9 +9,7 @@ from sklearn.utils._param_validation import (
     HasMethods,
     Hidden,
     Interval,
-    Options,
     StrOptions,
-    validate_params,
 )
 from sklearn.utils.validation import validate_data
 
@@ -19,9 +17,7 @@ __all__ = [
     "HasMethods",
     "Hidden",
     "Interval",
-    "Options",
     "StrOptions",
     "_fit_context",
     "validate_data",
-    "validate_params",
 ]

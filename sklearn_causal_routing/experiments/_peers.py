@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.utils.validation import check_is_fitted
 
-from .._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._feedback import _encode_actions
 from ..base import RouterMixin
 from ..baselines import _FIT_DOC
@@ -95,7 +95,7 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import EconMLPolicyRouter
+    >>> from sklearn_causal_routing.experiments import EconMLPolicyRouter
     >>> from sklearn_causal_routing.datasets import RoutingWorld
     >>> logs = RoutingWorld(random_state=0).sample(300, random_state=1).log(random_state=2)
     >>> router = EconMLPolicyRouter(kind="tree", random_state=0).fit(logs.X, logs.feedback)
@@ -234,7 +234,7 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import OBPIPWRouter
+    >>> from sklearn_causal_routing.experiments import OBPIPWRouter
     >>> from sklearn_causal_routing.datasets import RoutingWorld
     >>> logs = RoutingWorld(random_state=0).sample(300, random_state=1).log(random_state=2)
     >>> OBPIPWRouter().fit(logs.X, logs.feedback).predict(logs.X[:3]).shape

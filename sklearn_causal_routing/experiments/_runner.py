@@ -342,7 +342,7 @@ def cheapest_breakpoint(table):
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import cheapest_breakpoint
+    >>> from sklearn_causal_routing.experiments import cheapest_breakpoint
     >>> from sklearn_causal_routing.datasets import make_routing_table
     >>> table = make_routing_table(500, random_state=0)
     >>> model, weight = cheapest_breakpoint(table)
@@ -375,7 +375,7 @@ def cost_weight_grid(table, n=5):
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import cost_weight_grid
+    >>> from sklearn_causal_routing.experiments import cost_weight_grid
     >>> from sklearn_causal_routing.datasets import make_routing_table
     >>> grid = cost_weight_grid(make_routing_table(500, random_state=0), n=3)
     >>> len(grid), grid[0]
@@ -527,7 +527,7 @@ def run_benchmark(
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import run_benchmark
+    >>> from sklearn_causal_routing.experiments import run_benchmark
     >>> from sklearn_causal_routing.datasets import make_routing_table
     >>> table = make_routing_table(600, random_state=0)
     >>> res = run_benchmark(table, methods=["decoupled"], seeds=[0],

@@ -1,4 +1,4 @@
-"""Benchmark routers against baselines and peers on full-feedback tables.
+"""Experiments on full-feedback tables: benchmarks against baselines and peers, learning curves.
 
 Simulate biased logs from a full-feedback table (every query answered by every
 model), train every method from the logs alone, and score its decisions against

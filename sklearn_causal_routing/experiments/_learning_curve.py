@@ -58,7 +58,7 @@ class LearningCurveResult:
 
     Examples
     --------
-    >>> from sklearn_causal_routing.benchmark import LearningCurveResult
+    >>> from sklearn_causal_routing.experiments import LearningCurveResult
     >>> res = LearningCurveResult(
     ...     records=[{"size": 100, "seed": 0, "cost_weight": 0.0, "method": m, "value": v}
     ...              for m, v in [("R", 0.6), ("full feedback", 0.7),
@@ -133,7 +133,7 @@ class LearningCurveResult:
 
         Examples
         --------
-        >>> from sklearn_causal_routing.benchmark import LearningCurveResult
+        >>> from sklearn_causal_routing.experiments import LearningCurveResult
         >>> recs = [{"size": 10, "seed": s, "cost_weight": 0.0, "method": m, "value": v}
         ...         for s, vals in [(0, (0.6, 0.8, 0.5)), (1, (0.5, 0.6, 0.5))]
         ...         for m, v in zip(["R", "full feedback", "best single (hindsight)"], vals)]
@@ -456,7 +456,7 @@ default="confounded"
     Examples
     --------
     >>> from sklearn_causal_routing.baselines import DecoupledRouter
-    >>> from sklearn_causal_routing.benchmark import routing_learning_curve
+    >>> from sklearn_causal_routing.experiments import routing_learning_curve
     >>> from sklearn_causal_routing.datasets import make_routing_table
     >>> table = make_routing_table(500, random_state=0)
     >>> res = routing_learning_curve(table, sizes=(300, 1000), router=DecoupledRouter(),

@@ -114,7 +114,7 @@ def write_report(result, path, *, title="Routing benchmark", png=True, extra_lin
     Examples
     --------
     >>> import tempfile, os
-    >>> from sklearn_causal_routing.benchmark import run_benchmark, write_report
+    >>> from sklearn_causal_routing.experiments import run_benchmark, write_report
     >>> from sklearn_causal_routing.datasets import make_routing_table
     >>> res = run_benchmark(make_routing_table(600, random_state=0),
     ...                     methods=["decoupled"], seeds=[0], n_cost_weights=2,

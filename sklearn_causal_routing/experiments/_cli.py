@@ -166,7 +166,7 @@ def run(args):
 
 
 def main(argv=None):
-    """Standalone entry point (``python -m sklearn_causal_routing.benchmark``).
+    """Standalone entry point (``python -m sklearn_causal_routing.experiments``).
 
     The same as ``sklearn-causal-routing benchmark ...``: returns 0 on success,
     1 on an error (printed on stderr), 2 on a usage error.
