@@ -20,6 +20,6 @@ warnings.warn(
 if __name__ == "__main__":  # python -m sklearn_causal_routing.benchmark
     import sys
 
-    from .experiments._cli import main
+    from .cli import main
 
-    sys.exit(main())
+    sys.exit(main(["benchmark", *sys.argv[1:]]))

@@ -17,7 +17,8 @@ import joblib
 import numpy as np
 import pytest
 
-from sklearn_causal_routing import cli
+from sklearn_causal_routing import cli, make_feedback
+from sklearn_causal_routing.cli._fit import default_cost_weight_range
 from sklearn_causal_routing.logs import read_logs
 
 pytestmark = pytest.mark.filterwarnings(
@@ -173,17 +174,27 @@ def test_evaluate_table(sim, capsys):
 
 
 def test_interval_router(sim, capsys):
+    """The default cost-weight range comes from the logs and is printed (audit #5)."""
     path = sim["dir"] / "interval.joblib"
     assert _main("fit", sim["train"], "-o", path, "--router", "interval",
-                 "--cost-weight-range", "0", "1", *TINY) == 0
+                 *TINY[:-1]) == 0
+    err = capsys.readouterr().err
+    router = joblib.load(path)[-1]
+    train = read_logs(sim["train"], prompt=None, features="features",
+                      propensity="propensity")
+    expected, _ = default_cost_weight_range(train.feedback)
+    assert router.cost_weight_range == expected and expected[1] > 0
+    line = next(s for s in err.splitlines() if "cost-weight range:" in s)
+    assert f"[0, {expected[1]:.4g}]" in line and "--cost-weight-range LOW HIGH" in line
+    weight = expected[1] / 2
     assert _main("route", path, sim["test"], "-q") == 1
     assert "pass --cost-weight W" in capsys.readouterr().err
-    assert _main("route", path, sim["test"], "--cost-weight", "0.5", "-q") == 0
+    assert _main("route", path, sim["test"], "--cost-weight", weight, "-q") == 0
     routed = capsys.readouterr().out.splitlines()
     logs = read_logs(sim["test"], prompt=None, features="features")
-    assert routed == joblib.load(path).predict(logs.features, cost_weight=0.5).tolist()
-    assert _main("evaluate", path, sim["test"], "--cost-weight", "0.5", "--json", "-q") == 0
-    assert json.loads(capsys.readouterr().out)["cost_weight"] == 0.5
+    assert routed == joblib.load(path).predict(logs.features, cost_weight=weight).tolist()
+    assert _main("evaluate", path, sim["test"], "--cost-weight", weight, "--json", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["cost_weight"] == weight
     assert _main("fit", sim["train"], "-o", path, "--cost-weight-range", "0", "1", "-q") == 1
     assert "--cost-weight-range goes with --router interval" in capsys.readouterr().err
 
@@ -197,8 +208,10 @@ def test_fit_malformed_rows(sim, tmp_path, capsys):
     out = tmp_path / "r.joblib"
     assert _main("fit", bad, "-o", out, *TINY) == 1
     err = capsys.readouterr().err
-    assert "line 10: field 'quality' must be a number" in err and "--on-error" not in err
-    assert "on_error='skip'" in err
+    assert "line 10: field 'quality' must be a number" in err
+    # the hint names the option as typed on the command line, not the Python keyword
+    assert "pass --on-error skip" in err and "on_error=" not in err
+    assert len(err.strip().splitlines()) == 1
     assert _main("fit", bad, "-o", out, "--on-error", "skip", "--hidden", "16",
                  "--max-epochs", "2") == 0
     err = capsys.readouterr().err
@@ -219,9 +232,8 @@ def test_fit_errors(sim, tmp_path, capsys):
     assert "create one with `sklearn-causal-routing fit`" in capsys.readouterr().err
 
 
-def test_subcommand_registry_is_extensible(capsys, monkeypatch):
+def test_subcommand_registry_is_extensible(capsys):
     """A new subcommand is one function plus its registration."""
-    monkeypatch.setattr(cli, "SUBCOMMANDS", dict(cli.SUBCOMMANDS))
 
     @cli.subcommand("twice", help="print a number twice", epilog="  twice 3",
                     arguments=lambda p: p.add_argument("n", type=int))
@@ -230,10 +242,14 @@ def test_subcommand_registry_is_extensible(capsys, monkeypatch):
         print(args.n * 2)
         return 0
 
-    assert _main("twice", "21") == 0
-    assert capsys.readouterr().out == "42\n"
-    assert _main("twice", "--help") == 0
-    assert "Print N, twice." in capsys.readouterr().out
+    try:
+        assert _main("twice", "21") == 0
+        assert capsys.readouterr().out == "42\n"
+        assert _main("twice", "--help") == 0
+        assert "Print N, twice." in capsys.readouterr().out
+    finally:
+        del cli.SUBCOMMANDS["twice"]
+    assert _main("twice", "21") == 2
 
 
 def test_fit_reports_the_fallback_check_and_can_turn_it_off(sim, tmp_path, capsys):
@@ -252,3 +268,199 @@ def test_fit_reports_the_fallback_check_and_can_turn_it_off(sim, tmp_path, capsy
     assert _main("fit", sim["train"], "-o", out, "--router", "interval", "--no-fallback",
                  "-q") == 1
     assert "--no-fallback goes with --router regret" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- #
+# audit fixes (issue 12)
+# --------------------------------------------------------------------------- #
+def _rewrite(src, dst, edit):
+    """Copy a JSONL log, passing each record (index, dict) through ``edit``."""
+    rows = [json.loads(line) for line in Path(src).read_text(encoding="utf-8").splitlines()]
+    for i, row in enumerate(rows):
+        edit(i, row)
+    Path(dst).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return dst
+
+
+@pytest.mark.parametrize("missing", [0, 137], ids=["first-row", "later-row"])
+def test_propensity_in_some_rows_only_is_an_error_naming_no_propensity(sim, tmp_path,
+                                                                       capsys, missing):
+    """Audit #1: the decision is per file, whichever row lacks the propensity.
+
+    Before, a first row without one dropped every other row's recorded
+    propensity silently, and a later row without one stopped the fit.
+    """
+    path = _rewrite(sim["train"], tmp_path / "logs.jsonl",
+                    lambda i, row: row.pop("propensity") if i == missing else None)
+    out = tmp_path / "r.joblib"
+    assert _main("fit", path, "-o", out, *TINY) == 1
+    err = capsys.readouterr().err
+    assert "1 of 600 rows have no 'propensity' value (the other 599 have one)" in err
+    assert "--no-propensity" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    # estimating every row's propensity is one flag away, and the output says so
+    assert _main("evaluate", sim["router"], path, "--no-propensity", "--json",
+                 "--methods", "dr", "--no-baselines") == 0
+    assert "propensities: estimated by cross-fitting (--no-propensity)" in (
+        capsys.readouterr().err)
+
+
+def test_propensity_rule_is_said_in_one_line(sim, tmp_path, capsys):
+    """All rows: used (one line says so); no row: estimated (one line says so)."""
+    args = ["--json", "--methods", "dr", "--no-baselines"]
+    assert _main("evaluate", sim["router"], sim["test"], *args) == 0
+    err = capsys.readouterr().err
+    assert "propensities: logged in all 300 rows (field 'propensity')" in err
+    none = _rewrite(sim["test"], tmp_path / "none.jsonl", lambda i, row: row.pop("propensity"))
+    assert _main("evaluate", sim["router"], none, *args) == 0
+    err = capsys.readouterr().err
+    assert "propensities: no row has a 'propensity' field: estimated by cross-fitting" in err
+    # the recorded propensities are what the evaluation uses: IPW differs without them
+    assert _main("evaluate", sim["router"], sim["test"], "--json", "--methods", "ipw",
+                 "--no-baselines", "-q") == 0
+    logged = json.loads(capsys.readouterr().out)["estimates"]["ipw"]["value"]
+    assert _main("evaluate", sim["router"], none, "--json", "--methods", "ipw",
+                 "--no-baselines", "-q") == 0
+    estimated = json.loads(capsys.readouterr().out)["estimates"]["ipw"]["value"]
+    assert logged != estimated
+
+
+def test_evaluate_names_models_the_router_never_saw(sim, tmp_path, capsys):
+    """Audit #2: no value for "always <unseen model>", a clear note instead."""
+    path = _rewrite(sim["test"], tmp_path / "test.jsonl",
+                    lambda i, row: row.update(model="newcomer") if i < 4 else None)
+    assert _main("evaluate", sim["router"], path, "--methods", "dr") == 0
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
+    assert "always newcomer" not in out
+    note = ("1 model of the held-out logs the router never saw: 'newcomer' (4 rows). The "
+            "router routes only to ['large', 'medium', 'small'], so no value is given")
+    assert note in out and note in err
+    assert "always medium (dr)" in out
+    # no warning about fitting an outcome model on the unseen model's few rows
+    assert not [line for line in err.splitlines() if "warning" in line and "newcomer" in line]
+    assert "site-packages" not in err  # warnings are one line each, without source lines
+    assert _main("evaluate", sim["router"], path, "--methods", "dr", "--json", "-q") == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["unseen_models"] == {"newcomer": 4}
+    assert set(res["single_models_dr"]) == {"large", "medium", "small"}
+
+
+def test_bad_router_files_give_one_line_errors(tmp_path, capsys):
+    """Audit #4: unreadable router files end in one line, never a traceback."""
+    contents = {
+        "garbage": os.urandom(256),
+        "text": b"hello world, not a pickle\n",
+        "memo": b"\x80\x04h\x44.",  # a pickle reading a memo entry it never wrote
+        "empty": b"",
+    }
+    for name, content in contents.items():
+        path = tmp_path / f"{name}.joblib"
+        path.write_bytes(content)
+        assert _main("route", path, "-q") == 1, name
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert f"{path} is not a router file written by `sklearn-causal-routing fit`" in err
+        assert "Traceback" not in err
+    joblib.dump(123, tmp_path / "int.joblib")
+    assert _main("evaluate", tmp_path / "int.joblib", tmp_path / "x.jsonl", "-q") == 1
+    assert "holds a int, not a fitted router" in capsys.readouterr().err
+
+
+def test_truncated_json_row_error_points_at_its_end(sim, tmp_path, capsys):
+    """Audit #4: a record cut short is reported at the end of its line, not column 1."""
+    lines = Path(sim["train"]).read_text(encoding="utf-8").splitlines()[:50]
+    cut = lines[4][:60]
+    lines[4] = cut
+    path = tmp_path / "cut.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _main("fit", path, "-o", tmp_path / "r.joblib", "-q") == 1
+    err = capsys.readouterr().err
+    assert "line 5: invalid JSON (" in err and f"at column {len(cut) + 1})" in err
+
+
+def test_default_cost_weight_range_follows_the_cost_units():
+    """Audit #5: USD costs give a range in the thousands, not (0, 1)."""
+    # small: quality 0.6 at $0.0002; large: quality 0.9 at $0.0032 per call
+    fb = make_feedback(["small", "large"] * 50, [0.6, 0.9] * 50, cost=[2e-4, 3.2e-3] * 50)
+    (low, high), reason = default_cost_weight_range(fb)
+    assert low == 0 and high == pytest.approx(0.3 / 3e-3)
+    assert "'small' becomes the best single model" in reason
+    # the same logs priced in cents: the range scales by 1/100
+    fb_cents = make_feedback(fb["action"], fb["quality"], cost=100 * fb["cost"])
+    assert default_cost_weight_range(fb_cents)[0][1] == pytest.approx(high / 100)
+    # logged propensities reweight the per-model means (undoing the logging rule)
+    fb_prop = make_feedback(["small", "small", "large", "large"], [0.0, 1.0, 0.9, 0.9],
+                            cost=[2e-4] * 2 + [3.2e-3] * 2, propensity=[0.9, 0.1, 0.5, 0.5])
+    # Hajek mean of small: (0 / 0.9 + 1 / 0.1) / (1 / 0.9 + 1 / 0.1) = 0.9, as good as large
+    (_, high), reason = default_cost_weight_range(fb_prop)
+    assert high > 0 and "is also the best" in reason and "1 / propensity" in reason
+    # costs that do not differ: the cost weight changes nothing
+    assert default_cost_weight_range(make_feedback(["a", "b"], [0.0, 1.0]))[0] == (0.0, 1.0)
+
+
+def test_fit_help_says_the_cost_weight_units(capsys):
+    assert _main("fit", "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "quality units per unit of cost, e.g. per USD" in text
+    assert "where the cheapest model becomes the best single model" in text
+
+
+def test_simulate_offers_every_logging_rule(tmp_path, capsys):
+    """The --policy choices are datasets.LOGGING_POLICIES, and each one runs."""
+    from sklearn_causal_routing.datasets import LOGGING_POLICIES
+
+    assert _main("simulate", "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{" + ",".join(LOGGING_POLICIES) + "}" in text
+    for policy in LOGGING_POLICIES:
+        out = tmp_path / f"{policy}.jsonl"
+        assert _main("simulate", "-o", out, "--n-samples", "40", "--policy", policy,
+                     "--n-features", "2", "-q") == 0, capsys.readouterr().err
+        assert len(read_logs(out, prompt=None, features="features")) == 40
+    # the rules' own parameters: the cheapest model takes (at least) its share
+    out = tmp_path / "cheap.jsonl"
+    assert _main("simulate", "-o", out, "--n-samples", "400", "--policy", "cheap-heavy",
+                 "--cheap-share", "0.9", "--n-features", "2", "-q") == 0
+    served = read_logs(out, prompt=None, features="features").t.tolist()
+    assert served.count("tiny") > 0.8 * len(served)
+    assert _main("simulate", "-o", out, "--policy", "uniform", "--strong-cap", "0.1") == 1
+    assert "--strong-cap goes with --policy strong-rare" in capsys.readouterr().err
+    for command in ("benchmark", "learning-curve"):  # the experiments offer them all too
+        assert _main(command, "--help") == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert "{" + ",".join(LOGGING_POLICIES) + "}" in text
+
+
+def test_experiments_do_not_import_the_command_line():
+    """The command line imports experiments, never the reverse (imports inside
+    functions included); ``experiments/__main__`` is an entry point nothing imports."""
+    import ast
+
+    import sklearn_causal_routing.experiments as experiments
+
+    folder = Path(experiments.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(n == "cli" or n.split(".")[-1] == "cli" or ".cli." in n
+                           or n.startswith("cli.") for n in names), (path.name, names)
+
+
+def test_module_entry_points(tmp_path):
+    """``python -m`` of the command line and of the experiments package still run."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for module, expected in (("sklearn_causal_routing.cli", "workflow:"),
+                             ("sklearn_causal_routing.experiments", "scenarios:")):
+        proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, env=env,
+                              check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert expected in proc.stdout

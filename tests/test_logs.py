@@ -2,16 +2,20 @@
 
 import gzip
 import json
+import sys
 
 import numpy as np
 import pytest
 
-from sklearn_causal_routing import logs as logs_module
 from sklearn_causal_routing import make_feedback
 from sklearn_causal_routing.logs import (
     GatewayLogs,
     MalformedLogError,
+    count_fields,
+    guess_format,
+    iter_inputs,
     iter_logs,
+    open_log,
     peek_fields,
     read_logs,
     write_logs,
@@ -189,7 +193,8 @@ def test_all_rows_bad(tmp_path):
 
 
 def test_skipped_list_is_capped_but_all_counted(tmp_path, monkeypatch):
-    monkeypatch.setattr(logs_module, "MAX_LISTED", 2)
+    # the constant read_logs reads lives in the module that defines read_logs
+    monkeypatch.setattr(sys.modules[read_logs.__module__], "MAX_LISTED", 2)
     path = _jsonl(tmp_path / "logs.jsonl", [GOOD[0]] + ["{"] * 5)
     logs = read_logs(path, on_error="skip", chunk_size=2)
     assert logs.n_skipped == 5 and len(logs.skipped) == 2
@@ -315,3 +320,90 @@ def test_argument_errors(tmp_path):
         read_logs(path, prompt=None)
     with pytest.raises(TypeError, match="quality must be a field name"):
         read_logs(path, quality=None)
+
+
+# --------------------------------------------------------------------------- #
+# what the command line needs, public (issue 12)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("record, at", [
+    ('{"prompt": "x", "model": "a"', None),  # cut short: the end of the line, not column 1
+    ('{"prompt": "x", "model": }', "}"),
+    ('  {"prompt": "é€", "x": tru}', "tru"),  # counted in characters, not bytes
+])
+def test_json_error_column_is_on_the_line(tmp_path, record, at):
+    path = _jsonl(tmp_path / "logs.jsonl", [GOOD[0], record])
+    logs = read_logs(path, on_error="skip")
+    assert [e.line for e in logs.skipped] == [2]
+    column = len(record) + 1 if at is None else record.index(at) + 1
+    assert logs.skipped[0].reason.endswith(f"at column {column})")
+
+
+def test_malformed_log_error_message_names_the_callers_option(tmp_path):
+    path = _jsonl(tmp_path / "logs.jsonl", ["{bad"])
+    with pytest.raises(MalformedLogError) as info:
+        read_logs(path)
+    assert "pass on_error='skip'" in str(info.value)
+    text = info.value.message(skip="--on-error skip")
+    assert "pass --on-error skip" in text and "on_error=" not in text
+    assert text.startswith(f"{path}, line 1: invalid JSON")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_count_fields_counts_values_in_every_row(tmp_path, suffix):
+    fb = make_feedback(["a", "b", "a", "c"], [1.0, 0.0, 1.0, 0.5], cost=[0.1, 0.2, 0.3, 0.4])
+    path = write_logs(tmp_path / f"logs{suffix}", fb, prompts=["p", "q", "r", "s"],
+                      extra={"propensity": np.array([0.5, np.nan, 0.2, np.nan]),
+                             "flag": np.array(["x", "y", "z", "w"])})
+    if suffix == ".jsonl":  # JSON has no NaN: make them nulls and drop a key altogether
+        rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+        rows[1]["propensity"] = None
+        del rows[3]["propensity"]
+        _jsonl(path, rows)
+    elif suffix == ".csv":  # empty cells
+        text = open(path, encoding="utf-8").read().replace(",nan,", ",,")
+        open(path, "w", encoding="utf-8").write(text)
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pq.read_table(path)
+        column = pa.array([0.5, None, 0.2, None], type=pa.float64())
+        table = table.set_column(table.schema.get_field_index("propensity"), "propensity",
+                                 column)
+        pq.write_table(table, path)
+    n, counts = count_fields(path, ["propensity", "flag", "gold"])
+    assert n == 4 and counts == {"propensity": 2, "flag": 4, "gold": 0}
+    n, every = count_fields(path)
+    assert every["model"] == 4 and every["propensity"] == 2
+
+
+def test_count_fields_skips_unreadable_records(tmp_path):
+    path = _jsonl(tmp_path / "logs.jsonl", [GOOD[0], "{oops", "[1]", GOOD[1]])
+    assert count_fields(path, "propensity") == (2, {"propensity": 2})
+    with pytest.raises(TypeError, match="field names"):
+        count_fields(path, [1])
+
+
+def test_guess_format_and_open_log(tmp_path):
+    assert guess_format("a/b/LOGS.NDJSON") == "jsonl"
+    assert guess_format("x.csv.gz") == "csv" and guess_format("x.pq") == "parquet"
+    assert guess_format("prompts.txt") is None and guess_format("noext") is None
+    path = tmp_path / "x.txt.gz"
+    with open_log(path, "wb") as f:
+        f.write(b"hello\n")
+    assert gzip.open(path).read() == b"hello\n"
+    with open_log(path) as f:
+        assert f.read() == b"hello\n"
+    with pytest.raises(ValueError, match="mode must be 'rb' or 'wb'"):
+        open_log(path, "r")
+
+
+def test_iter_inputs_reads_only_the_input_field(tmp_path):
+    rows = [{"input": f"q{i}", "vec": [i, i + 1]} for i in range(5)]
+    path = _jsonl(tmp_path / "requests.jsonl", rows)
+    chunks = list(iter_inputs(path, prompt="input", chunk_size=2))
+    assert [c.tolist() for c in chunks] == [["q0", "q1"], ["q2", "q3"], ["q4"]]
+    X = np.concatenate(list(iter_inputs(path, features="vec", chunk_size=3)))
+    np.testing.assert_array_equal(X, [[i, i + 1] for i in range(5)])
+    _jsonl(path, rows[:2] + [{"vec": [0, 1]}] + rows[3:])  # a row without its input
+    with pytest.raises(MalformedLogError, match="line 3: missing field 'input'"):
+        list(iter_inputs(path, prompt="input"))

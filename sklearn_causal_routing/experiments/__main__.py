@@ -1,7 +1,11 @@
-"""``python -m sklearn_causal_routing.experiments``: the ``benchmark`` command."""
+"""``python -m sklearn_causal_routing.experiments``: the ``benchmark`` command.
+
+The same as ``sklearn-causal-routing benchmark ...``. This entry point is the
+only module of the package that imports the command line; nothing imports it.
+"""
 
 import sys
 
-from ._cli import main
+from ..cli import main
 
-sys.exit(main())
+sys.exit(main(["benchmark", *sys.argv[1:]]))

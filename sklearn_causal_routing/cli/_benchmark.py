@@ -1,17 +1,13 @@
-"""The ``benchmark`` command: arguments and the run."""
+"""The ``benchmark`` command: every method, baseline and peer on a full-feedback table."""
 
 import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+from ._base import logging_policies, read_table_frame, subcommand
 
-from ._report import write_report
-from ._runner import METHODS, SCENARIOS, run_benchmark
-
-EPILOG = """\
-examples:
+_EPILOG = """\
   # the RouterBench subset in our column format, 5 seeds, headline scenario
   sklearn-causal-routing benchmark ../shared/data/routerbench_subset.parquet \\
       --embeddings ../shared/data/routerbench_subset_minilm.npy --out report.md
@@ -32,20 +28,17 @@ scenarios: {scenarios}
 """
 
 
-def epilog():
+def _epilog():
     """The examples and the lists of methods and scenarios, for ``--help``."""
-    return EPILOG.format(
+    from ..experiments import METHODS, SCENARIOS
+
+    return _EPILOG.format(
         methods=", ".join(METHODS),
         scenarios="; ".join(f"{k} ({v.description})" for k, v in SCENARIOS.items()),
     )
 
 
-def add_arguments(parser):
-    """Add the ``benchmark`` command's arguments to an argparse parser.
-
-    ``--quiet`` is not among them: the main command line adds it to every
-    subcommand.
-    """
+def _arguments(parser):
     parser.add_argument("table", type=Path,
                         help="full-feedback table: .parquet, .csv or .pkl (ours or "
                         "RouterBench's format)")
@@ -63,9 +56,7 @@ def add_arguments(parser):
                         help="comma-separated scenario names (default: main)")
     parser.add_argument("--stress", action="store_true",
                         help="run every scenario (the stress tests)")
-    parser.add_argument("--logging-rule", default=None,
-                        choices=["confounded", "uniform", "deterministic", "strong-rare",
-                                 "cheap-heavy"],
+    parser.add_argument("--logging-rule", default=None, choices=logging_policies(),
                         help="logging rule of the main scenario (default: confounded)")
     parser.add_argument("--skew", type=float, default=None,
                         help="skew of the main scenario's logging rule (default: 5)")
@@ -81,7 +72,6 @@ def add_arguments(parser):
                         "(default: benchmark_report.md)")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every measurement as JSON records")
-    return parser
 
 
 def _load(args):
@@ -89,11 +79,7 @@ def _load(args):
 
     embeddings = args.embeddings
     if args.embed_prompts:
-        import pandas as pd
-
-        from ..datasets._loaders import _read_frame
-
-        frame = _read_frame(args.table, pd)
+        frame = read_table_frame(args.table)
         if "prompt" not in frame.columns:
             raise ValueError(
                 f"--embed-prompts: the table {str(args.table)!r} has no 'prompt' column."
@@ -105,8 +91,21 @@ def _load(args):
     return load_routing_table(args.table, embeddings=embeddings, format=args.format)
 
 
-def run(args):
-    """Run the ``benchmark`` command from parsed arguments; return the exit code."""
+@subcommand("benchmark", help="compare every method, baseline and peer on a full-feedback table",
+            epilog=_epilog(), arguments=_arguments)
+def benchmark(args):
+    """Benchmark routers on a full-feedback table.
+
+    Simulates biased logs with a named logging rule, trains every method
+    (RM-Softmax, RM-Classification, the baselines, and the EconML / Open
+    Bandit Pipeline peers when the 'bench' extra is installed) from the logs
+    only, scores the true test utility per cost weight, and writes a markdown
+    report with a Pareto PNG. See docs/benchmark.md.
+    """
+    import numpy as np
+
+    from ..experiments import METHODS, SCENARIOS, run_benchmark, write_report
+
     table = _load(args)
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if args.stress:
@@ -164,13 +163,3 @@ def run(args):
     print(text)
     return 0
 
-
-def main(argv=None):
-    """Standalone entry point (``python -m sklearn_causal_routing.experiments``).
-
-    The same as ``sklearn-causal-routing benchmark ...``: returns 0 on success,
-    1 on an error (printed on stderr), 2 on a usage error.
-    """
-    from ..cli import main as cli_main
-
-    return cli_main(["benchmark", *(sys.argv[1:] if argv is None else argv)])

@@ -1,14 +1,12 @@
-"""The ``learning-curve`` command: arguments and the run."""
+"""The ``learning-curve`` command: is routing worth it on my logs?"""
 
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
+from ._base import logging_policies, subcommand
 
-from ._learning_curve import DEFAULT_SIZES, routing_learning_curve
-
-EPILOG = """\
+_EPILOG = """\
   # is routing worth it on my logs? 2k to 1M logged queries (the 1M point takes
   # on the order of an hour and several GB of memory)
   sklearn-causal-routing learning-curve ../shared/data/routerbench_subset.parquet \\
@@ -24,11 +22,6 @@ EPILOG = """\
 """
 
 
-def epilog():
-    """The examples, for ``--help``."""
-    return EPILOG
-
-
 def _int_list(text):
     try:
         values = [int(float(v)) for v in text.replace("_", "").split(",") if v.strip()]
@@ -40,8 +33,7 @@ def _int_list(text):
     return values
 
 
-def add_arguments(parser):
-    """Add the ``learning-curve`` command's arguments to an argparse parser."""
+def _arguments(parser):
     parser.add_argument("table", type=Path,
                         help="your full-feedback table (every query answered by every "
                         "model): .parquet, .csv or .pkl (ours or RouterBench's format)")
@@ -50,9 +42,9 @@ def add_arguments(parser):
                         "(default: x0, x1, ... columns of the table)")
     parser.add_argument("--format", choices=["auto", "ours", "routerbench"], default="auto",
                         help="column format of the table (default: auto)")
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+    parser.add_argument("--sizes", default=None,
                         help="comma-separated numbers of logged queries (default: "
-                        "2000,10000,100000,1000000)")
+                        "routing_learning_curve's, 2000,10000,100000,1000000)")
     parser.add_argument("--seeds", type=int, default=1,
                         help="number of seeds, 0..N-1 (default: 1)")
     parser.add_argument("--cost-weights", default=None,
@@ -63,8 +55,7 @@ def add_arguments(parser):
                         help="size of the default grid (default: 3)")
     parser.add_argument("--test-size", type=int, default=20000,
                         help="queries in the test world (default: 20000)")
-    parser.add_argument("--logging-rule", default="confounded",
-                        choices=["confounded", "uniform", "deterministic"],
+    parser.add_argument("--logging-rule", default="confounded", choices=logging_policies(),
                         help="logging rule of the simulated gateway (default: confounded)")
     parser.add_argument("--skew", type=float, default=5.0,
                         help="skew of the confounded rule (default: 5)")
@@ -72,14 +63,29 @@ def add_arguments(parser):
                         help="also write the markdown to this file")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every measurement as JSON records")
-    return parser
 
 
-def run(args):
-    """Run the ``learning-curve`` command from parsed arguments; return the exit code."""
+@subcommand("learning-curve",
+            help="is routing worth it on my logs? true gain vs number of logged queries",
+            epilog=_EPILOG, arguments=_arguments)
+def learning_curve(args):
+    """How the gain of routing grows with the size of the logs.
+
+    Calibrates a semi-synthetic world on your full-feedback table (expected
+    quality and cost per model and query, from models fitted on the whole
+    table), samples training worlds of each --sizes, logs them with a biased
+    rule, trains RM-Softmax from the logs and a full-feedback router on the
+    same queries, and prints, per size, the true test utility of both, of the
+    best single model and of the oracle, and the share of the full-feedback
+    gain the router recovers. Large sizes take long: a million queries, about
+    an hour. See docs/learning_curve.md.
+    """
+    import numpy as np
+
     from ..datasets import load_routing_table
+    from ..experiments import routing_learning_curve
 
-    sizes = _int_list(args.sizes)
+    sizes = {} if args.sizes is None else {"sizes": _int_list(args.sizes)}
     cost_weights = None
     if args.cost_weights:
         try:
@@ -94,7 +100,7 @@ def run(args):
     table = load_routing_table(args.table, embeddings=args.embeddings, format=args.format)
     result = routing_learning_curve(
         table,
-        sizes,
+        **sizes,
         cost_weights=cost_weights,
         n_cost_weights=args.n_cost_weights,
         logging=args.logging_rule,
