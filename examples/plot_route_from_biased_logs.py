@@ -12,12 +12,18 @@ against the truth:
    estimates are not;
 3. from the logs only, fit :class:`~sklearn_causal_routing.RegretRouter` with
    RM-Softmax and with RM-Classification, the decoupled per-model regression
-   baseline and the best single model (estimated from the logs);
-4. as an upper reference that logs cannot reach, fit the decoupled baseline on
-   *full feedback* (every model's outcome on every training query);
-5. print each router's true mean utility, its regret against the per-query
+   baseline and the best single model (estimated from the logs), and, as a
+   plug-in reference, the decoupled baseline on *full feedback* (every model's
+   outcome on every training query): not an upper bound, since a flexible
+   router trained on the logs can beat it;
+4. print each router's true mean utility, its regret against the per-query
    oracle, its share of calls and its doubly robust score on held-out logs (the
    number you can compute in production), and save a bar chart of the regrets.
+
+Step 3 is the comparison of ``python -m sklearn_causal_routing.demo``, through the
+same function (:func:`sklearn_causal_routing.demo.compare_routers`), so that the two
+cannot drift apart; this walkthrough adds steps 1, 2, the held-out scores and the
+chart.
 
 Run from anywhere::
 
@@ -65,9 +71,9 @@ try:
 except ImportError:
     sys.exit('This example needs matplotlib: pip install "sklearn-causal-routing[plot]"')
 
-from sklearn_causal_routing import DoublyRobustUtility, RegretRouter
-from sklearn_causal_routing.baselines import DecoupledRouter, SingleModelRouter
+from sklearn_causal_routing import DoublyRobustUtility
 from sklearn_causal_routing.datasets import RoutingWorld
+from sklearn_causal_routing.demo import compare_routers, format_comparison
 from sklearn_causal_routing.exceptions import OverlapWarning
 
 start = time.perf_counter()
@@ -122,49 +128,20 @@ for m in models:
 # %%
 # Fit every router from the logs, at each cost weight
 # ---------------------------------------------------
-# All routers share the same seed, so the RegretRouters and the single-model
-# router reuse one fitted utility stage (see the utility cache in the docs):
-# only the networks are trained per cost weight. The full-feedback reference
-# sees every model's outcome on every training query (``full_feedback()``); it
-# is the decoupled per-model ridge regression, so a flexible router trained on
-# logs can come close to it or, at some cost weights, beat it.
+# The routers are the demo's (``demo.make_routers``): RM-Softmax, RM-Classification,
+# the decoupled baseline and the best single model, all fitted from the logs
+# only. They share one seed, so the RegretRouters and the single-model router
+# reuse one fitted utility stage (see the utility cache in the docs): only the
+# networks are trained per cost weight. ``compare_routers`` also fits the
+# full-feedback reference, which sees every model's outcome on every training
+# query (``train.full_feedback()``). It is the decoupled per-model ridge
+# regression, a plug-in rule, so a flexible router trained on logs can come
+# close to it or, at some cost weights, beat it.
 
-
-def routers(cost_weight):
-    return {
-        "RM-Softmax": RegretRouter(loss="softmax", cost_weight=cost_weight,
-                                   random_state=args.seed, **net),
-        "RM-Classification": RegretRouter(loss="classification", cost_weight=cost_weight,
-                                          random_state=args.seed, **net),
-        "decoupled": DecoupledRouter(cost_weight=cost_weight),
-        "best single (DR)": SingleModelRouter(cost_weight=cost_weight),
-    }
-
-
-X_full, fb_full = train.full_feedback()
-results = {}                 # {cost_weight: {router: (utility, regret, score, shares, fit s)}}
-truth = {}                   # {cost_weight: (oracle value, best single model, its value)}
+results = {}                 # {cost_weight: {router: {"utility", "regret", "score", ...}}}
 for cw in cost_weights:
-    fitted = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", OverlapWarning)
-        for name, router in routers(cw).items():
-            tic = time.perf_counter()
-            fitted[name] = (router.fit(logs.X, logs.feedback), time.perf_counter() - tic)
-        tic = time.perf_counter()
-        full = DecoupledRouter(cost_weight=cw).fit(X_full, fb_full)
-        fitted["full feedback (reference)"] = (full, time.perf_counter() - tic)
-        results[cw] = {}
-        for name, (router, seconds) in fitted.items():
-            decisions = router.predict(test.X)
-            results[cw][name] = (
-                test.value(decisions, cw),
-                test.regret(decisions, cw),
-                router.score(test_logs.X, test_logs.feedback),
-                test.shares(decisions),
-                seconds,
-            )
-    truth[cw] = (test.oracle_value(cw), *test.best_single_model(cw))
+    results[cw] = compare_routers(train, logs, test, cw, random_state=args.seed,
+                                  test_logs=test_logs, **net)
 
 # %%
 # The true utility table
@@ -173,16 +150,14 @@ for cw in cost_weights:
 # router's decisions on the test queries; ``regret``: the per-query oracle's
 # value minus that; ``held-out DR``: the router's ``score`` on held-out logs,
 # which is all you can compute without the truth. The ordering of the DR column
-# should agree with the truth up to noise.
+# should agree with the truth up to noise. A ``*`` marks a RegretRouter that
+# fell back to the best single model (its safe default when the logs show no
+# gain for its policy).
 
 for cw in cost_weights:
-    oracle, best, best_value = truth[cw]
-    print(f"\ncost_weight = {cw}: per-query oracle {oracle:.3f}, "
-          f"true best single model {best!r} {best_value:.3f}")
-    print(f"{'router':<27}{'true utility':>13}{'regret':>8}{'held-out DR':>12}{'fit s':>7}  shares")
-    for name, (value, regret, score, shares, seconds) in results[cw].items():
-        mix = " ".join(f"{m}={s:.2f}" for m, s in shares.items() if s > 0.005)
-        print(f"{name:<27}{value:13.3f}{regret:8.3f}{score:12.3f}{seconds:7.1f}  {mix}")
+    best, best_value = test.best_single_model(cw)
+    print(f"\ncost_weight = {cw:g}: true best single model {best}, utility {best_value:.4f}")
+    print(format_comparison(results[cw], test, cw))
 
 # %%
 # A bar chart of the true regrets
@@ -196,10 +171,10 @@ width = 0.8 / len(names)
 fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
 for k, (name, color) in enumerate(zip(names, colors)):
     x = np.arange(len(cost_weights)) + (k - (len(names) - 1) / 2) * width
-    ax.bar(x, [results[cw][name][1] for cw in cost_weights], width, label=name, color=color,
-           hatch="//" if name.startswith("full") else None, edgecolor="white")
+    ax.bar(x, [results[cw][name]["regret"] for cw in cost_weights], width, label=name,
+           color=color, hatch="//" if "full feedback" in name else None, edgecolor="white")
 for g, cw in enumerate(cost_weights):
-    single_regret = truth[cw][0] - truth[cw][2]
+    single_regret = test.oracle_value(cw) - test.best_single_model(cw)[1]
     ax.hlines(single_regret, g - 0.45, g + 0.45, colors="k", linestyles="--", lw=1,
               label="true best single model" if g == 0 else None)
 ax.set_xticks(np.arange(len(cost_weights)),
