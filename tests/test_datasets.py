@@ -280,19 +280,20 @@ def test_integer_model_labels():
     assert table.best_single_model() == (7, pytest.approx(2 / 3))
     logs = table.log("uniform", random_state=0)
     assert logs.t.dtype.kind == "i" and set(logs.t) <= {3, 7}
-    with pytest.raises(ValueError, match=r"unknown model label\(s\) \['7'\]"):
+    with pytest.raises(ValueError, match=r"model label\(s\) \['7'\] that are not among the table's "
+                       r"models: \[7, 3\]\. Labels are compared by value and type"):
         table.value(["7", "7", "7"])
 
 
 def test_bad_decisions(table):
-    with pytest.raises(ValueError, match=r"decisions contains unknown model label\(s\) "
+    with pytest.raises(ValueError, match=r"decisions contains model label\(s\) "
                        r"\['gpt-9'\].*\['tiny', 'small', 'medium', 'large'\]"):
         table.value(np.full(table.n_samples, "gpt-9"))
-    with pytest.raises(ValueError, match="decisions must have one model label per row"):
+    with pytest.raises(ValueError, match=r"decisions must hold one model label per row \(2000\)"):
         table.value(["tiny"])
-    with pytest.raises(ValueError, match="decisions must be row-stochastic"):
+    with pytest.raises(ValueError, match="decisions as routing probabilities must be .* rows summing to 1"):
         table.value(np.ones((table.n_samples, 4)))
-    with pytest.raises(ValueError, match=r"decisions must have shape \(2000, 4\)"):
+    with pytest.raises(ValueError, match=r"decisions as routing probabilities must have shape \(2000, 4\)"):
         table.value(np.ones((table.n_samples, 3)) / 3)
     with pytest.raises(ValueError, match="cost_weight must be a finite number >= 0"):
         table.oracle_value(-1.0)
@@ -364,8 +365,65 @@ def test_logging_bad_policy(table):
         table.logging_probabilities("deterministic", epsilon=1.5)
     with pytest.raises(TypeError, match="skew"):
         table.logging_probabilities("confounded", skew="big")
-    with pytest.raises(ValueError, match=r"policy\(table\) must be row-stochastic"):
+    with pytest.raises(ValueError, match=r"policy\(table\) as routing probabilities must be .* rows summing to 1"):
         table.logging_probabilities(lambda t: np.ones((t.n_samples, 4)))
+    with pytest.raises(ValueError, match=r"policy\(table\) must return a \(2000, 4\) matrix"):
+        table.logging_probabilities(lambda t: np.full(t.n_samples, 0.25))
+    with pytest.raises(ValueError, match=r"strong_cap must be a number in \[0, 1\]"):
+        table.logging_probabilities("strong-rare", strong_cap=1.5)
+    with pytest.raises(ValueError, match=r"cheap_share must be a number in \[0, 1\]"):
+        table.logging_probabilities("cheap-heavy", cheap_share=-0.1)
+
+
+def _runner_rule_before_the_move(table, policy, skew=5.0, strong_cap=0.25, cheap_share=0.7):
+    """The benchmark runner's own strong-rare / cheap-heavy code, as it was before
+    the rules moved to datasets (the reference the moved rules must reproduce)."""
+    P = table.logging_probabilities("confounded", skew=skew)
+    if policy == "strong-rare":
+        strong = int(np.argmax(table.utility(0.0).mean(axis=0)))
+        capped = np.minimum(P[:, strong], strong_cap)
+        rest = np.delete(np.arange(P.shape[1]), strong)
+        others = P[:, rest] / P[:, rest].sum(axis=1, keepdims=True)
+        out = np.empty_like(P)
+        out[:, strong] = capped
+        out[:, rest] = others * (1.0 - capped)[:, None]
+        return out
+    cheap = int(np.argmin(table.cost.mean(axis=0)))
+    out = P * (1.0 - cheap_share)
+    out[:, cheap] += cheap_share
+    return out
+
+
+def test_every_logging_rule_is_reachable_from_datasets(table):
+    from sklearn_causal_routing import datasets
+    from sklearn_causal_routing.experiments import SCENARIOS
+
+    assert "LOGGING_POLICIES" in datasets.__all__
+    assert datasets.LOGGING_POLICIES == (
+        "uniform", "confounded", "deterministic", "strong-rare", "cheap-heavy")
+    # every scenario of the benchmark logs with a rule datasets names
+    assert {s.policy for s in SCENARIOS.values()} <= set(datasets.LOGGING_POLICIES)
+    for policy in datasets.LOGGING_POLICIES:
+        P = table.logging_probabilities(policy)
+        assert P.shape == (table.n_samples, table.n_models), policy
+        assert_allclose(P.sum(axis=1), 1.0, err_msg=policy)
+        logs = table.log(policy, random_state=0)
+        served = table.model_index(logs.t)
+        assert_array_equal(logs.feedback["propensity"], P[np.arange(table.n_samples), served])
+    # the moved rules are bit for bit what the runner computed, with its defaults
+    # and with other parameters, and the runner's scenarios now call them
+    for policy in ("strong-rare", "cheap-heavy"):
+        assert_array_equal(table.logging_probabilities(policy),
+                           _runner_rule_before_the_move(table, policy))
+        assert_array_equal(SCENARIOS[policy].logging_probabilities(table),
+                           _runner_rule_before_the_move(table, policy))
+        assert_array_equal(
+            table.logging_probabilities(policy, skew=2.0, strong_cap=0.1, cheap_share=0.5),
+            _runner_rule_before_the_move(table, policy, 2.0, 0.1, 0.5))
+    strong = int(np.argmax(table.utility(0.0).mean(axis=0)))
+    assert table.logging_probabilities("strong-rare", strong_cap=0.1)[:, strong].max() <= 0.1
+    cheap = int(np.argmin(table.cost.mean(axis=0)))
+    assert table.logging_probabilities("cheap-heavy", cheap_share=0.5)[:, cheap].min() >= 0.5
 
 
 def test_log_records_what_was_served(table):

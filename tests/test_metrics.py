@@ -223,8 +223,24 @@ def test_unknown_label(small):
     X, fb = small
     decisions = np.full(300, "large")
     decisions[7] = "gpt-5"
-    with pytest.raises(ValueError, match=r"decisions contains model label\(s\) \['gpt-5'\].*classes_"):
+    with pytest.raises(ValueError, match=r"decisions contains model label\(s\) \['gpt-5'\].*held-out logs"):
         policy_value(decisions, X, fb)
+
+
+@pytest.mark.parametrize("func", [policy_value, evaluate_policy, effective_sample_size])
+def test_a_model_the_held_out_logs_lack_is_blamed_on_them(small, func):
+    """A router fitted on every model, evaluated on held-out logs in which one
+    model never served: the error says the held-out logs lack it, not the fit."""
+    X, fb = small
+    keep = fb["action"] != "large"
+    X, fb = X[keep], fb[keep]
+    decisions = np.full(len(fb), "large")
+    with pytest.raises(ValueError) as err:
+        func(decisions, X, fb)
+    msg = str(err.value)
+    assert "decisions contains model label(s) ['large']" in msg
+    assert "held-out logs" in msg and "['medium', 'small', 'tiny']" in msg
+    assert "fit" not in msg and "classes_" not in msg
 
 
 def test_labels_of_the_wrong_type(small):
@@ -570,7 +586,7 @@ def test_constant_mixture_is_between_worst_and_best_model(setup, mix, cost_weigh
         ({"interval": "jackknife"}, r"interval must be one of \('analytic', 'bootstrap'\); got 'jackknife'"),
         ({"n_bootstrap": 0}, r"n_bootstrap must be an integer >= 1 .* got 0\."),
         ({"n_bootstrap": 10.5}, r"n_bootstrap must be an integer >= 1 .* got 10.5"),
-        ({"cost_weight": -1.0}, r"cost_weight must be a finite number >= 0; got -1.0"),
+        ({"cost_weight": -1.0}, r"cost_weight must be a finite number >= 0 .*; got -1.0"),
     ],
 )
 def test_evaluate_policy_bad_arguments(small, kwargs, match):
@@ -585,7 +601,7 @@ def test_evaluate_policy_bad_data(small, func):
     decisions = np.full(300, "large")
     with pytest.raises(ValueError, match=r"X has 299 rows but the feedback y has 300"):
         func(decisions, X[:299], fb)
-    with pytest.raises(ValueError, match=r"decisions must hold one model label per logged row \(300\)"):
+    with pytest.raises(ValueError, match=r"decisions must hold one model label per row \(300\)"):
         func(decisions[:10], X, fb)
     bad = decisions.copy()
     bad[3] = "gpt-5"
@@ -628,16 +644,18 @@ def test_full_feedback_regret_is_oracle_minus_value():
 
 def test_full_feedback_errors():
     q = np.ones((3, 2))
-    with pytest.raises(ValueError, match=r"decisions contains model label\(s\) \['a'\] .*pass classes="):
+    with pytest.raises(ValueError, match=r"decisions contains model label\(s\) \['a'\] .*column indices.*pass classes="):
         true_utility(["a", "a", "a"], q, q)
     with pytest.raises(ValueError, match=r"decisions contains model label\(s\) \['c'\]"):
         true_utility(["a", "c", "a"], q, q, classes=["a", "b"])
-    with pytest.raises(ValueError, match=r"cost must have the shape of quality, \(3, 2\); got shape \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"cost must have shape \(3, 2\) \(the shape of quality\); got shape \(3, 3\)"):
         oracle_regret([0, 1, 0], q, np.ones((3, 3)))
     with pytest.raises(ValueError, match=r"quality must be finite"):
         true_utility([0, 1, 0], [[np.nan, 1], [1, 1], [1, 1]], q)
-    with pytest.raises(ValueError, match=r"quality must be a non-empty 2-D"):
+    with pytest.raises(ValueError, match=r"quality must be a 2-D array \(n_samples, n_models\)"):
         true_utility([0], [1.0, 2.0], q)
+    with pytest.raises(ValueError, match=r"quality must be a non-empty 2-D"):
+        true_utility([], np.ones((0, 2)), np.ones((0, 2)))
     with pytest.raises(ValueError, match=r"decisions must hold one model label per row \(3\)"):
         true_utility([0, 1], q, q)
     with pytest.raises(ValueError, match=r"classes must give one model label per column \(2\)"):
@@ -779,7 +797,7 @@ def test_pareto_points_paths(table):
             return [self.table.oracle_decisions(w) for w in cost_weights]
 
     via_sweep = pareto_points(Sweep(table), table.X, q, c, weights, classes=table.models)
-    with pytest.raises(ValueError, match=r"not among the column labels \[0, 1, 2, 3\]; pass classes="):
+    with pytest.raises(ValueError, match=r"not among the column labels .*pass classes=.*: \[0, 1, 2, 3\]"):
         pareto_points(router, table.X, q, c, weights)
     for got in (via_predict, via_callable, via_sweep):
         np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
@@ -807,8 +825,10 @@ def test_pareto_points_refit_and_list(table, logs):
         pareto_points(single, table.X, q, c, weights, classes=table.models)
     with pytest.raises(ValueError, match=r"one fitted router per cost weight \(2\); got 1"):
         pareto_points(routers[:1], table.X, q, c, weights, classes=table.models)
-    with pytest.raises(ValueError, match="cost_weights must be a non-empty 1-D array"):
+    with pytest.raises(ValueError, match=r"cost_weights\[0\] must be a finite number >= 0 .*got -1.0"):
         pareto_points(routers, table.X, q, c, [-1.0, 1.0], classes=table.models)
+    with pytest.raises(ValueError, match="cost_weights must be a non-empty 1-D array"):
+        pareto_points(routers, table.X, q, c, [], classes=table.models)
 
 
 def test_plot_pareto():

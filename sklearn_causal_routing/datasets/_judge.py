@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._feedback import make_feedback
-from ._table import LoggedData, RoutingTable, _salted_rng
+from ..utils.validation import salted_rng
+from ._logging_rules import LoggedData
+from ._table import RoutingTable
 
 __all__ = ["JudgedLogs", "add_judge_grades"]
 
@@ -228,7 +230,7 @@ def add_judge_grades(
     ):
         raise ValueError(f"targeting must be a finite number; got {targeting!r}.")
 
-    rng = _salted_rng(random_state, SALT_JUDGE)
+    rng = salted_rng(random_state, SALT_JUDGE)
     if table.task is None:
         tasks, task_idx = np.asarray(["all"]), np.zeros(n, dtype=np.int64)
     else:

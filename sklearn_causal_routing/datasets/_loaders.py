@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._optional import import_optional
 from ._table import RoutingTable
 
-__all__ = ["load_routing_table", "load_routerbench_subset"]
+__all__ = ["load_routing_table", "load_routerbench_subset", "read_frame"]
 
 _INSTALL = 'pip install "sklearn-causal-routing[data]"'
 _QUALITY = "|quality"
@@ -39,18 +40,31 @@ ROUTERBENCH_TABLE = "routerbench_subset.parquet"
 ROUTERBENCH_EMBEDDINGS = "routerbench_subset_minilm.npy"
 
 
-def _import_pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Reading and writing routing tables needs pandas, an optional "
-            f"dependency of sklearn-causal-routing; install it with {_INSTALL}."
-        ) from exc
-    return pd
+def read_frame(path, *, needed_by="load_routing_table"):
+    """A table file (.parquet, .csv or a pickled DataFrame) as a pandas DataFrame.
 
+    The one reader of table files, shared with the command line.
 
-def _read_frame(path, pd):
+    Parameters
+    ----------
+    path : str or path-like
+        The file; its suffix picks the format.
+    needed_by : str, default="load_routing_table"
+        What reads it, for the missing-pandas error.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.datasets._loaders import read_frame
+    >>> read_frame("no/such/table.parquet")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: load_routing_table: no file at 'no/such/table.parquet'.
+    """
+    pd = import_optional("pandas", extra="data", needed_by=needed_by)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"load_routing_table: no file at {str(path)!r}.")
@@ -212,11 +226,11 @@ def load_routing_table(
     >>> table.models.tolist(), table.task.tolist()
     (['small', 'large'], ['mbpp', 'arc'])
     """
-    pd = _import_pandas()
+    pd = import_optional("pandas", extra="data", needed_by="load_routing_table")
     if isinstance(path_or_frame, pd.DataFrame):
         df = path_or_frame
     elif isinstance(path_or_frame, (str, os.PathLike)):
-        df = _read_frame(path_or_frame, pd)
+        df = read_frame(path_or_frame)
     else:
         raise TypeError(
             "path_or_frame must be a path to a .parquet / .csv file or a pandas "
@@ -330,3 +344,13 @@ def load_routerbench_subset(data_dir="../shared/data"):
                 "(default '../shared/data', relative to the project root)."
             )
     return load_routing_table(table_path, embeddings=emb_path)
+
+
+# Transitional: the command line still calls these two; once it calls
+# ``read_frame(path)`` they go.
+def _import_pandas():
+    return import_optional("pandas", extra="data", needed_by="the command line")
+
+
+def _read_frame(path, pd=None):
+    return read_frame(path)

@@ -19,8 +19,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils.validation import check_int
 from ._table import RoutingTable
-from ._world import _check_int
 
 __all__ = ["SemiSyntheticWorld"]
 
@@ -457,7 +457,7 @@ class SemiSyntheticWorld(BaseEstimator):
         (3, 4)
         """
         check_is_fitted(self)
-        n = _check_int(n_samples, "n_samples", 1)
+        n = check_int(n_samples, "n_samples", 1)
         rng = _rng(random_state)
         ref = self.reference_X_
         n_models = len(self.models_)

@@ -7,87 +7,43 @@ query with a (biased) logging rule and keeps only that model's outcome.
 """
 
 import numbers
-from dataclasses import dataclass
-
 import numpy as np
 from sklearn.model_selection import train_test_split as _sk_train_test_split
 from sklearn.utils import check_random_state
 
 from .._feedback import make_feedback
-from ..metrics import _oracle_mean, _regret, _routed_mean, _shares
+from ..metrics._full_feedback import oracle_mean, regret, routed_mean, shares
+from ..utils._optional import import_optional
+from ..utils.validation import (
+    check_cost_weight,
+    check_float_matrix,
+    decision_matrix,
+    describe,
+    encode_labels,
+)
+from ._logging_rules import (
+    DEFAULT_CHEAP_SHARE,
+    DEFAULT_EPSILON,
+    DEFAULT_SKEW,
+    DEFAULT_STRONG_CAP,
+    LoggedData,
+    draw_logs,
+    logging_probabilities,
+    task_means,
+)
 
 __all__ = ["LoggedData", "RoutingTable"]
 
-#: Logging rules understood by :meth:`RoutingTable.logging_probabilities`.
-LOGGING_POLICIES = ("uniform", "confounded", "deterministic")
+# Salts of the random streams (see ``utils.validation.salted_rng``).
+SALT_WORLD, SALT_SAMPLE = 101, 202
 
-#: Default inverse temperature of the task-confounded logging rule.
-DEFAULT_SKEW = 5.0
-
-_ROW_SUM_TOL = 1e-6
-
-# Salts of the random streams (see ``_salted_rng``).
-SALT_WORLD, SALT_SAMPLE, SALT_LOG = 101, 202, 303
-
-
-def _salted_rng(random_state, salt):
-    """A RandomState seeded from ``random_state`` and a per-purpose salt.
-
-    Users pass the same seed to ``RoutingWorld``, ``sample`` and ``log``; drawn
-    from the same stream, the logging draws would replay the uniforms that
-    picked each query's task and the logs would be confounded by the seed
-    (task-1 queries all logged to one model). Salting the stream per purpose
-    keeps the draws independent and deterministic.
-    """
-    rs = check_random_state(random_state)
-    return np.random.RandomState([int(rs.randint(np.iinfo(np.int32).max)), salt])
+#: What a table's models are, for the unknown-label error.
+_KNOWN = "the table's models"
 
 
 # --------------------------------------------------------------------------- #
 # validation helpers
 # --------------------------------------------------------------------------- #
-def _describe(value):
-    """A short description of ``value`` for error messages."""
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"{type(value).__name__} of shape {tuple(shape)}"
-    if isinstance(value, (list, tuple)):
-        return f"{type(value).__name__} of length {len(value)}"
-    return repr(value) if len(repr(value)) < 60 else type(value).__name__
-
-
-def _check_float_matrix(values, name, *, n_rows=None, n_cols=None, what=""):
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name} must be a numeric array{what}; got {_describe(values)} that "
-            f"cannot be converted to float ({exc})."
-        ) from None
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array{what}; got an array of shape {arr.shape}."
-        )
-    expected = (
-        f"({'n_samples' if n_rows is None else n_rows}, "
-        f"{'n_models' if n_cols is None else n_cols})"
-    )
-    if (n_rows is not None and arr.shape[0] != n_rows) or (
-        n_cols is not None and arr.shape[1] != n_cols
-    ):
-        raise ValueError(
-            f"{name} must have shape {expected}{what}; got shape {arr.shape}."
-        )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} must be finite; got {int(bad.sum())} NaN or infinite value(s), "
-            f"first at [{row}, {col}]: {arr[row, col]}."
-        )
-    return arr
-
-
 def _check_models(models, n_models):
     arr = np.asarray(models)
     if arr.ndim != 1:
@@ -130,90 +86,9 @@ def _check_optional_rows(values, name, n):
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(
             f"{name} must be a 1-D array with one entry per row of X ({n}); got "
-            f"{_describe(arr)}."
+            f"{describe(arr)}."
         )
     return arr
-
-
-def _check_cost_weight(cost_weight):
-    if isinstance(cost_weight, (bool, np.bool_)) or not isinstance(
-        cost_weight, numbers.Real
-    ):
-        raise TypeError(
-            f"cost_weight must be a non-negative real number; got {cost_weight!r}."
-        )
-    if not np.isfinite(cost_weight) or cost_weight < 0:
-        raise ValueError(
-            f"cost_weight must be a finite number >= 0 (utility = quality - "
-            f"cost_weight * cost); got {cost_weight!r}."
-        )
-    return float(cost_weight)
-
-
-def _check_stochastic(P, name, n, k):
-    P = _check_float_matrix(P, name, n_rows=n, n_cols=k, what=" of routing probabilities")
-    if (P < 0).any():
-        raise ValueError(f"{name} must hold probabilities >= 0; got min {P.min():g}.")
-    sums = P.sum(axis=1)
-    if not np.allclose(sums, 1.0, atol=_ROW_SUM_TOL, rtol=0):
-        worst = int(np.argmax(np.abs(sums - 1.0)))
-        raise ValueError(
-            f"{name} must be row-stochastic (each row sums to 1); row {worst} sums "
-            f"to {sums[worst]:.6g}."
-        )
-    return P
-
-
-# --------------------------------------------------------------------------- #
-# logged data
-# --------------------------------------------------------------------------- #
-@dataclass(repr=False)
-class LoggedData:
-    """Observational routing logs drawn from a full-feedback table.
-
-    Returned by :meth:`RoutingTable.log`: one served model per query, with only
-    that model's realised outcome, as a production gateway would record it.
-
-    Attributes
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        The query features (embeddings).
-    t : ndarray of shape (n_samples,)
-        The model that served each query (labels from ``RoutingTable.models``).
-    feedback : ndarray of shape (n_samples,)
-        Structured array from :func:`~sklearn_causal_routing.make_feedback` with
-        fields ``action`` (= ``t``), ``quality`` and ``cost`` (the realised
-        outcome and cost of the served model) and ``propensity`` (the logging
-        probability of the served model, or NaN when not recorded).
-    probabilities : ndarray of shape (n_samples, n_models)
-        The full logging matrix the models were drawn from (for tests and
-        diagnostics; a real gateway rarely has it).
-
-    Examples
-    --------
-    >>> from sklearn_causal_routing.datasets import RoutingWorld
-    >>> logs = RoutingWorld().sample(100, random_state=0).log(random_state=0)
-    >>> logs
-    LoggedData(n_samples=100, n_features=16, n_models=4, propensity recorded)
-    >>> logs.feedback.dtype.names
-    ('action', 'quality', 'cost', 'propensity')
-    """
-
-    X: np.ndarray
-    t: np.ndarray
-    feedback: np.ndarray
-    probabilities: np.ndarray
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def __repr__(self):
-        recorded = not np.isnan(self.feedback["propensity"]).any()
-        return (
-            f"LoggedData(n_samples={self.X.shape[0]}, n_features={self.X.shape[1]}, "
-            f"n_models={self.probabilities.shape[1]}, "
-            f"propensity {'recorded' if recorded else 'not recorded'})"
-        )
 
 
 # --------------------------------------------------------------------------- #
@@ -305,7 +180,7 @@ class RoutingTable:
     ):
         X_arr = np.asarray(X)
         if X_arr.dtype.kind != "f":
-            X_arr = _check_float_matrix(X, "X", what=" (n_samples, n_features)")
+            X_arr = check_float_matrix(X, "X", what=" (n_samples, n_features)")
         else:
             if X_arr.ndim != 2:
                 raise ValueError(
@@ -317,19 +192,19 @@ class RoutingTable:
         n = X_arr.shape[0]
         if n == 0:
             raise ValueError("X must have at least one row; got 0 rows.")
-        quality = _check_float_matrix(quality, "quality", n_rows=n)
+        quality = check_float_matrix(quality, "quality", n_rows=n)
         k = quality.shape[1]
         if k == 0:
             raise ValueError("quality must have at least one column (model); got 0.")
         self.X = X_arr
         self.quality = quality
-        self.cost = _check_float_matrix(cost, "cost", n_rows=n, n_cols=k)
+        self.cost = check_float_matrix(cost, "cost", n_rows=n, n_cols=k)
         self.models = _check_models(models, k)
         self.task = _check_optional_rows(task, "task", n)
         self.expected_quality = (
             None
             if expected_quality is None
-            else _check_float_matrix(
+            else check_float_matrix(
                 expected_quality, "expected_quality", n_rows=n, n_cols=k
             )
         )
@@ -511,7 +386,7 @@ class RoutingTable:
         >>> table.utility(0.25)
         array([[0.5, 0.5]])
         """
-        cost_weight = _check_cost_weight(cost_weight)
+        cost_weight = check_cost_weight(cost_weight)
         quality = self._truth_quality(expected)
         return quality - cost_weight * self.cost
 
@@ -560,62 +435,22 @@ class RoutingTable:
         >>> table.oracle_value() > table.best_single_model()[1]
         True
         """
-        return _oracle_mean(self.utility(cost_weight))
+        return oracle_mean(self.utility(cost_weight))
 
-    def _decision_matrix(self, decisions, name="decisions", classes=None):
+    def _decision_matrix(self, decisions, classes=None):
         """(n, K) routing probabilities from labels or a stochastic matrix.
 
         A matrix's columns follow ``classes`` when given (e.g. a router's sorted
         ``classes_``), else the table's ``models``.
         """
-        arr = np.asarray(decisions)
-        n, k = self.n_samples, self.n_models
-        if arr.ndim == 2:
-            if classes is None:
-                return _check_stochastic(arr, name, n, k)
-            classes = np.asarray(classes)
-            if arr.shape[1:] != classes.shape:
-                raise ValueError(
-                    f"{name} has {arr.shape[1] if arr.ndim == 2 else '?'} columns but "
-                    f"classes names {classes.shape[0]} models; they must match."
-                )
-            P = _check_stochastic(arr, name, n, classes.shape[0])
-            out = np.zeros((n, k))
-            out[:, self._label_indices(classes, "classes")] = P
-            return out
-        if arr.ndim != 1:
-            raise ValueError(
-                f"{name} must be model labels of shape ({n},) or routing "
-                f"probabilities of shape ({n}, {k}); got shape {arr.shape}."
-            )
-        if arr.shape[0] != n:
-            raise ValueError(
-                f"{name} must have one model label per row ({n} rows); got "
-                f"{arr.shape[0]} labels."
-            )
-        return np.eye(k)[self._label_indices(arr, name)]
+        if classes is not None:
+            classes = self._label_indices(np.asarray(classes), "classes")
+            classes = self.models[classes]
+        return decision_matrix(decisions, self.models, self.n_samples, columns=classes,
+                               known=_KNOWN)
 
     def _label_indices(self, labels, name="decisions"):
-        lookup = {label: j for j, label in enumerate(self._labels())}
-        try:
-            uniq, inverse = np.unique(labels, return_inverse=True)
-        except TypeError:  # mixed, unorderable labels (object arrays)
-            uniq, inverse = np.unique(labels.astype(str), return_inverse=True)
-        codes = []
-        unknown = []
-        for u in uniq.tolist():
-            valid = isinstance(u, (str, int)) and not isinstance(u, bool)
-            j = lookup.get(u) if valid else None
-            if j is None:
-                unknown.append(u)
-            codes.append(-1 if j is None else j)
-        if unknown:
-            raise ValueError(
-                f"{name} contains unknown model label(s) {unknown[:5]}"
-                f"{' ...' if len(unknown) > 5 else ''}; the table's models are "
-                f"{self._labels()}."
-            )
-        return np.asarray(codes, dtype=np.intp)[inverse.ravel()]
+        return encode_labels(labels, self.models, name=name, known=_KNOWN)
 
     def value(self, decisions, cost_weight=0.0, *, classes=None):
         """True mean utility of routing each query as decided.
@@ -647,7 +482,7 @@ class RoutingTable:
         0.75
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return _routed_mean(P, self.utility(cost_weight))
+        return routed_mean(P, self.utility(cost_weight))
 
     def regret(self, decisions, cost_weight=0.0, *, classes=None):
         """Oracle value minus the value of ``decisions`` (>= 0).
@@ -672,7 +507,7 @@ class RoutingTable:
         0.0
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return _regret(P, self.utility(cost_weight))
+        return regret(P, self.utility(cost_weight))
 
     def shares(self, decisions, *, classes=None):
         """Share of calls each model gets under ``decisions``.
@@ -700,7 +535,7 @@ class RoutingTable:
         {'a': 0.25, 'b': 0.75, 'c': 0.0}
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return _shares(P, self._labels())
+        return shares(P, self._labels())
 
     def mean_quality(self, decisions, *, classes=None):
         """True mean (expected, when known) quality of ``decisions``.
@@ -726,7 +561,7 @@ class RoutingTable:
         (1.0, 1.5)
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return _routed_mean(P, self._truth_quality())
+        return routed_mean(P, self._truth_quality())
 
     def mean_cost(self, decisions, *, classes=None):
         """True mean cost per query of ``decisions``.
@@ -752,7 +587,7 @@ class RoutingTable:
         2.0
         """
         P = self._decision_matrix(decisions, classes=classes)
-        return _routed_mean(P, self.cost)
+        return routed_mean(P, self.cost)
 
     def single_model_values(self, cost_weight=0.0):
         """Value of always routing to each model.
@@ -804,27 +639,26 @@ class RoutingTable:
     # ---------------------------------------------------------------- logging
     def _task_means(self):
         """(n, K) mean quality of each model on each row's task."""
-        quality = self._truth_quality()
-        if self.task is None:
-            return np.broadcast_to(quality.mean(axis=0), quality.shape)
-        _, inverse = np.unique(self.task, return_inverse=True)
-        inverse = inverse.ravel()
-        n_tasks = inverse.max() + 1
-        sums = np.zeros((n_tasks, self.n_models))
-        np.add.at(sums, inverse, quality)
-        means = sums / np.bincount(inverse, minlength=n_tasks)[:, None]
-        return means[inverse]
+        return task_means(self)
 
     def logging_probabilities(
-        self, policy="confounded", *, skew=DEFAULT_SKEW, difficulty=0.0, epsilon=0.05
+        self,
+        policy="confounded",
+        *,
+        skew=DEFAULT_SKEW,
+        difficulty=0.0,
+        epsilon=DEFAULT_EPSILON,
+        strong_cap=DEFAULT_STRONG_CAP,
+        cheap_share=DEFAULT_CHEAP_SHARE,
     ):
         """Routing probabilities of a (biased) logging rule.
 
         Parameters
         ----------
-        policy : {"confounded", "uniform", "deterministic"} or callable, \
-default="confounded"
-            The rule the old gateway used:
+        policy : {"confounded", "uniform", "deterministic", "strong-rare", \
+"cheap-heavy"} or callable, default="confounded"
+            The rule the old gateway used (``datasets.LOGGING_POLICIES`` lists
+            the names):
 
             - ``"uniform"``: every model with probability ``1 / n_models``
               (a randomised A/B test; no bias).
@@ -838,18 +672,21 @@ default="confounded"
               model.
             - ``"deterministic"``: probability ``1 - epsilon`` to the task's best
               model (by ``q_task``), ``epsilon`` spread evenly over the rest.
+            - ``"strong-rare"``: the confounded rule with the strongest model
+              (highest mean quality) capped at ``strong_cap`` on every query,
+              the rest renormalised over the other models.
+            - ``"cheap-heavy"``: the cheapest model (lowest mean cost) takes
+              ``cheap_share`` of every query's probability, the rest spread by
+              the confounded rule.
             - a callable ``policy(table) -> (n_samples, n_models)`` returning a
               row-stochastic matrix.
         skew : float, default=5.0
-            Inverse temperature of ``"confounded"``. With qualities in [0, 1], a
-            gap of 0.2 in task accuracy makes the better model ``exp(1) ≈ 2.7``
-            times as likely; 5 gives clearly biased logs in which every model is
-            still logged on every task: propensities >= ~0.02 (inverse weights
-            <= ~50) on the default :class:`RoutingWorld`, >= ~0.03 on the
-            11-model RouterBench subset, where it shifts the naive per-model
-            mean quality by up to 0.22 and 0.13 respectively. ``skew=10``
-            drives the smallest propensities below 0.001 on the simulated
-            world (a near-deterministic logger).
+            Inverse temperature of ``"confounded"`` (and of the two rules built
+            on it). With qualities in [0, 1], a gap of 0.2 in task accuracy
+            makes the better model ``exp(1) ≈ 2.7`` times as likely; 5 gives
+            clearly biased logs in which every model is still logged on every
+            task, 10 a near-deterministic logger (see the datasets guide for
+            the propensities each gives).
         difficulty : float, default=0.0
             Strength of the "hard queries go to the big model" term of
             ``"confounded"`` (0 disables it). Difficulty is computed from the
@@ -857,6 +694,11 @@ default="confounded"
             world it is a function of ``x``.
         epsilon : float, default=0.05
             Exploration mass of ``"deterministic"``, in [0, 1).
+        strong_cap : float, default=0.25
+            Largest probability of the strongest model under ``"strong-rare"``.
+        cheap_share : float, default=0.7
+            Share of every query given to the cheapest model under
+            ``"cheap-heavy"``.
 
         Returns
         -------
@@ -878,46 +720,12 @@ default="confounded"
         ((1000, 4), True)
         >>> table.logging_probabilities("uniform")[0]
         array([0.25, 0.25, 0.25, 0.25])
+        >>> float(table.logging_probabilities("strong-rare")[:, 3].max())
+        0.25
         """
-        n, k = self.n_samples, self.n_models
-        if callable(policy):
-            return _check_stochastic(policy(self), "policy(table)", n, k)
-        if policy == "uniform":
-            return np.full((n, k), 1.0 / k)
-        if policy == "confounded":
-            for name, val in (("skew", skew), ("difficulty", difficulty)):
-                if isinstance(val, (bool, np.bool_)) or not isinstance(val, numbers.Real) or not np.isfinite(val):
-                    raise TypeError(f"{name} must be a finite real number; got {val!r}.")
-            logits = skew * self._task_means()
-            if difficulty:
-                hard = -self._truth_quality().mean(axis=1)
-                sd = hard.std()
-                hard = (hard - hard.mean()) / sd if sd > 0 else np.zeros(n)
-                rank = np.argsort(np.argsort(self.cost.mean(axis=0), kind="stable"))
-                size = rank / max(k - 1, 1) - 0.5
-                logits = logits + difficulty * hard[:, None] * size[None, :]
-            logits = logits - logits.max(axis=1, keepdims=True)
-            P = np.exp(logits)
-            return P / P.sum(axis=1, keepdims=True)
-        if policy == "deterministic":
-            if (
-                isinstance(epsilon, (bool, np.bool_))
-                or not isinstance(epsilon, numbers.Real)
-                or not 0 <= epsilon < 1
-            ):
-                raise ValueError(
-                    f"epsilon must be a number in [0, 1) (the exploration mass); got "
-                    f"{epsilon!r}."
-                )
-            if k == 1:
-                return np.ones((n, 1))
-            best = np.argmax(self._task_means(), axis=1)
-            P = np.full((n, k), epsilon / (k - 1))
-            P[np.arange(n), best] = 1.0 - epsilon
-            return P
-        raise ValueError(
-            f"policy must be one of {list(LOGGING_POLICIES)} or a callable "
-            f"policy(table) -> (n_samples, n_models) matrix; got {policy!r}."
+        return logging_probabilities(
+            self, policy, skew=skew, difficulty=difficulty, epsilon=epsilon,
+            strong_cap=strong_cap, cheap_share=cheap_share,
         )
 
     def log(
@@ -926,7 +734,9 @@ default="confounded"
         *,
         skew=DEFAULT_SKEW,
         difficulty=0.0,
-        epsilon=0.05,
+        epsilon=DEFAULT_EPSILON,
+        strong_cap=DEFAULT_STRONG_CAP,
+        cheap_share=DEFAULT_CHEAP_SHARE,
         record_propensity=True,
         random_state=None,
     ):
@@ -934,15 +744,11 @@ default="confounded"
 
         Parameters
         ----------
-        policy : {"confounded", "uniform", "deterministic"} or callable, \
-default="confounded"
+        policy : {"confounded", "uniform", "deterministic", "strong-rare", \
+"cheap-heavy"} or callable, default="confounded"
             The logging rule; see :meth:`logging_probabilities`.
-        skew : float, default=5.0
-            See :meth:`logging_probabilities`.
-        difficulty : float, default=0.0
-            See :meth:`logging_probabilities`.
-        epsilon : float, default=0.05
-            See :meth:`logging_probabilities`.
+        skew, difficulty, epsilon, strong_cap, cheap_share : float
+            Parameters of the rules; see :meth:`logging_probabilities`.
         record_propensity : bool, default=True
             Store the probability of the served model in
             ``feedback["propensity"]``; otherwise NaN (to be estimated).
@@ -967,26 +773,11 @@ default="confounded"
         True
         """
         P = self.logging_probabilities(
-            policy, skew=skew, difficulty=difficulty, epsilon=epsilon
+            policy, skew=skew, difficulty=difficulty, epsilon=epsilon,
+            strong_cap=strong_cap, cheap_share=cheap_share,
         )
-        rng = _salted_rng(random_state, SALT_LOG)
-        cum = np.cumsum(P, axis=1)
-        cum[:, -1] = 1.0
-        u = rng.random_sample(self.n_samples)
-        idx = np.minimum((u[:, None] >= cum).sum(axis=1), self.n_models - 1)
-        # never pick a zero-probability model (u can tie a flat cumulative sum)
-        rows = np.arange(self.n_samples)
-        zero = P[rows, idx] <= 0
-        if zero.any():
-            idx[zero] = np.argmax(P[zero], axis=1)
-        t = self.models[idx]
-        feedback = make_feedback(
-            t,
-            self.quality[rows, idx],
-            cost=self.cost[rows, idx],
-            propensity=P[rows, idx] if record_propensity else None,
-        )
-        return LoggedData(X=self.X, t=t, feedback=feedback, probabilities=P)
+        return draw_logs(self, P, record_propensity=record_propensity,
+                         random_state=random_state)
 
     def full_feedback(self):
         """Every (query, model) pair as a log row: what full feedback looks like.
@@ -1073,9 +864,7 @@ default="confounded"
         >>> list(df.columns)[:3]
         ['task', 'tiny|quality', 'tiny|cost']
         """
-        from ._loaders import _import_pandas
-
-        pd = _import_pandas()
+        pd = import_optional("pandas", extra="data", needed_by="RoutingTable.to_frame")
         columns = {}
         for name in ("task", "split", "prompt"):
             values = getattr(self, name)

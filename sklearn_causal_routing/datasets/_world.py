@@ -11,7 +11,8 @@ the query. Sampling a :class:`RoutingWorld` gives a full-feedback
 import numbers
 
 import numpy as np
-from ._table import SALT_SAMPLE, SALT_WORLD, RoutingTable, _salted_rng
+from ..utils.validation import check_int, salted_rng
+from ._table import SALT_SAMPLE, SALT_WORLD, RoutingTable
 
 __all__ = ["RoutingWorld", "make_routing_table"]
 
@@ -45,16 +46,6 @@ def _tier_names(n_models):
         return [f"model-{k}" for k in range(n_models)]
     chosen = set(_PRIORITY[:n_models])
     return [name for name in _LADDER if name in chosen]
-
-
-def _check_int(value, name, low):
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Integral)
-        or value < low
-    ):
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    return int(value)
 
 
 def _sigmoid(z):
@@ -160,9 +151,9 @@ class RoutingWorld:
         noise=0.1,
         random_state=0,
     ):
-        self.n_models = _check_int(n_models, "n_models", 2)
-        self.n_tasks = _check_int(n_tasks, "n_tasks", 1)
-        self.n_features = _check_int(n_features, "n_features", 1)
+        self.n_models = check_int(n_models, "n_models", 2)
+        self.n_tasks = check_int(n_tasks, "n_tasks", 1)
+        self.n_features = check_int(n_features, "n_features", 1)
         if outcome not in ("bernoulli", "gaussian"):
             raise ValueError(
                 f"outcome must be 'bernoulli' (0/1 grades) or 'gaussian'; got "
@@ -178,7 +169,7 @@ class RoutingWorld:
             raise ValueError(f"noise must be a finite number >= 0; got {noise!r}.")
         self.noise = float(noise)
         self.random_state = random_state
-        rng = _salted_rng(random_state, SALT_WORLD)
+        rng = salted_rng(random_state, SALT_WORLD)
         K, C, d = self.n_models, self.n_tasks, self.n_features
 
         self.models = np.asarray(_tier_names(K), dtype=str)
@@ -356,10 +347,10 @@ class RoutingWorld:
         >>> X.shape, task.shape
         ((5, 16), (5,))
         """
-        return self._draw_X(n_samples, _salted_rng(random_state, SALT_SAMPLE))
+        return self._draw_X(n_samples, salted_rng(random_state, SALT_SAMPLE))
 
     def _draw_X(self, n_samples, rng):
-        n = _check_int(n_samples, "n_samples", 1)
+        n = check_int(n_samples, "n_samples", 1)
         c = rng.choice(self.n_tasks, size=n, p=self.task_weights)
         X = self.task_centers[c] + rng.normal(size=(n, self.n_features))
         return X, self.tasks[c]
@@ -388,7 +379,7 @@ class RoutingWorld:
         >>> table.quality.shape, table.expected_quality.shape
         ((200, 4), (200, 4))
         """
-        rng = _salted_rng(random_state, SALT_SAMPLE)
+        rng = salted_rng(random_state, SALT_SAMPLE)
         X, task = self._draw_X(n_samples, rng)
         expected = self.expected_quality(X)
         if self.outcome == "bernoulli":
