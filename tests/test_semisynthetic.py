@@ -4,6 +4,8 @@ Simulated tables only (``make_routing_table``); the shared real data is for the
 benchmarks.
 """
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -186,7 +188,13 @@ def test_recovered_share_by_hand(curve):
     per_weight = curve.recovered_share(by_cost_weight=True)
     assert len(per_weight) == 4
     text = curve.to_markdown()
-    assert "gain recovered" in text and "| 1,200 |" in text
+    assert "gain recovered" in text and re.search(r"^\| +1,200 \|", text, flags=re.M)
+    # both tables come from the package's one markdown writer: padded, aligned columns
+    tables = [t for t in text.split("\n\n") if t.startswith("| logged queries")]
+    assert len(tables) == 2
+    for table in tables:
+        lines = table.splitlines()
+        assert len({len(line) for line in lines}) == 1 and lines[1].startswith("|---")
     assert f"{100 * by_size[1200]:.0f}%" in text
     assert str(curve) == text
 
@@ -220,7 +228,7 @@ def test_recovered_share_nan_without_gain():
 
 @pytest.mark.parametrize("sizes, match", [
     ((0, 100), "sizes must be a non-empty sequence of positive integers"),
-    ((-5,), r"invalid: \[-5\]"),
+    ((-5,), r"invalid: sizes\[0\] must be an integer >= 1; got -5"),
     ((), "sizes must be a non-empty"),
     ((100.5,), "sizes must be"),
     (100, "sizes must be a sequence"),
@@ -240,12 +248,16 @@ def test_curve_bad_inputs(calib):
                                         "cost_weight"):
         routing_learning_curve(calib, sizes=(100,), router=LogisticRegression(),
                                progress=None)
-    with pytest.raises(ValueError, match="cost_weights must be"):
+    with pytest.raises(ValueError, match=r"cost_weights\[0\] must be a finite number >= 0"):
         routing_learning_curve(calib, sizes=(100,), cost_weights=[-1.0], progress=None)
+    with pytest.raises(ValueError, match="cost_weights must be distinct"):
+        routing_learning_curve(calib, sizes=(100,), cost_weights=[0.5, 0.5], progress=None)
     with pytest.raises(ValueError, match="test_size must be an integer >= 1"):
         routing_learning_curve(calib, sizes=(100,), test_size=0, progress=None)
     with pytest.raises(ValueError, match="seeds must be a non-empty"):
         routing_learning_curve(calib, sizes=(100,), seeds=(), progress=None)
+    with pytest.raises(ValueError, match=r"seeds\[1\] must be an integer >= 0; got -1"):
+        routing_learning_curve(calib, sizes=(100,), seeds=(0, -1), progress=None)
     with pytest.raises(ValueError, match="logging must be one of"):
         routing_learning_curve(calib, sizes=(100,), logging="random", progress=None)
 
@@ -258,7 +270,8 @@ def test_cli_learning_curve(tmp_path, capsys):
                        "--test-size", "800", "--out", str(out), "--quiet"])
     printed = capsys.readouterr().out
     assert status == 0
-    assert "RM-Softmax" in printed and "gain recovered" in printed and "| 300 |" in printed
+    assert "RM-Softmax" in printed and "gain recovered" in printed
+    assert re.search(r"^\| +300 \|", printed, flags=re.M)
     assert out.read_text().strip() == printed.strip()
     assert cli.main(["learning-curve", str(path), "--sizes", "0", "--quiet"]) == 1
     assert "sizes must be" in capsys.readouterr().err

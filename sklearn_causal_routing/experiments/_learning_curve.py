@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..datasets import LOGGING_POLICIES
+from ..utils._markdown import markdown_table
+from ..utils.validation import check_cost_weight, check_int
+
 __all__ = ["LearningCurveResult", "routing_learning_curve"]
 
 #: Default sizes of the training logs.
@@ -29,8 +33,6 @@ FULL_FEEDBACK = "full feedback"
 BEST_SINGLE = "best single (hindsight)"
 ORACLE = "oracle"
 LOGGER = "logging policy"
-
-_LOGGING_RULES = ("confounded", "uniform", "deterministic")
 
 
 # --------------------------------------------------------------------------- #
@@ -211,26 +213,25 @@ class LearningCurveResult:
             "seed(s). Gain recovered = (router - best single) / (full feedback - best "
             "single).",
             "",
-            "| logged queries | " + " | ".join(cols) + " | router fit (s) | gain recovered |",
-            "|---:|" + "---:|" * (len(cols) + 2),
         ]
+        rows = []
         for i, n in enumerate(sizes):
             row = [f"{n:,}"] + [f.format(np.nanmean(means[m][i])) for m in cols]
             row += [f"{np.nansum(fit[i]) / max(1, len(s['seeds'])):.1f}", pct(shares[n])]
-            lines.append("| " + " | ".join(row) + " |")
+            rows.append(row)
+        headers = ["logged queries", *cols, "router fit (s)", "gain recovered"]
+        lines.append(markdown_table(headers, rows, align=["right"] * len(headers)))
         if by_cost_weight and len(weights) > 1:
             by_w = self.recovered_share(by_cost_weight=True)
-            lines += [
-                "",
-                "| logged queries | cost weight | " + " | ".join(cols) + " | gain recovered |",
-                "|---:|---:|" + "---:|" * (len(cols) + 1),
-            ]
+            rows = []
             for i, n in enumerate(sizes):
                 for j, w in enumerate(weights):
                     row = [f"{n:,}", f"{w:.4g}"]
                     row += [f.format(np.nanmean(means[m][i, :, j])) for m in cols]
                     row.append(pct(by_w[(n, w)]))
-                    lines.append("| " + " | ".join(row) + " |")
+                    rows.append(row)
+            headers = ["logged queries", "cost weight", *cols, "gain recovered"]
+            lines += ["", markdown_table(headers, rows, align=["right"] * len(headers))]
         return "\n".join(lines)
 
     def __str__(self):
@@ -265,57 +266,44 @@ def _configured(estimator, cost_weight, seed):
 # --------------------------------------------------------------------------- #
 # validation
 # --------------------------------------------------------------------------- #
-def _check_sizes(sizes):
+def _distinct_ints(values, name, low, what, example):
+    """A non-empty sequence of distinct integers >= ``low`` as a list of int."""
     try:
-        values = list(sizes)
+        values = list(values)
     except TypeError:
         raise TypeError(
-            f"sizes must be a sequence of positive integers (numbers of logged queries), "
-            f"e.g. sizes=(2000, 10000); got {sizes!r}."
+            f"{name} must be a sequence of {what}, e.g. {name}={example}; got {values!r}."
         ) from None
-    bad = [v for v in values if isinstance(v, (bool, np.bool_))
-           or not isinstance(v, numbers.Integral) or v <= 0]
-    if not values or bad:
+    if not values:
         raise ValueError(
-            "sizes must be a non-empty sequence of positive integers (numbers of logged "
-            f"queries), e.g. sizes=(2000, 10000); got {values!r}"
-            + (f" (invalid: {bad!r})." if bad else ".")
+            f"{name} must be a non-empty sequence of {what}, e.g. {name}={example}; got []."
         )
-    if len(set(int(v) for v in values)) != len(values):
-        raise ValueError(f"sizes must be distinct; got {values!r}.")
-    return [int(v) for v in values]
-
-
-def _check_seeds(seeds):
     try:
-        values = list(seeds)
-    except TypeError:
-        raise TypeError(f"seeds must be a sequence of ints, e.g. seeds=(0, 1); got {seeds!r}.") \
-            from None
-    if not values or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
-                         or v < 0 for v in values):
+        out = [check_int(v, f"{name}[{i}]", low) for i, v in enumerate(values)]
+    except ValueError as exc:
         raise ValueError(
-            "seeds must be a non-empty sequence of ints >= 0, e.g. seeds=(0, 1); got "
-            f"{values!r}."
-        )
-    if len(set(int(v) for v in values)) != len(values):
-        raise ValueError(f"seeds must be distinct; got {values!r}.")
-    return [int(v) for v in values]
+            f"{name} must be a non-empty sequence of {what}, e.g. {name}={example}; "
+            f"got {values!r} (invalid: {exc})"
+        ) from None
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must be distinct; got {values!r}.")
+    return out
 
 
 def _check_cost_weights(cost_weights):
     try:
-        grid = [float(w) for w in cost_weights]
-    except (TypeError, ValueError):
+        grid = list(cost_weights)
+    except TypeError:
         raise TypeError(
             "cost_weights must be None or a sequence of numbers >= 0, e.g. "
             f"cost_weights=(0.0, 0.5); got {cost_weights!r}."
         ) from None
-    if not grid or any(not np.isfinite(w) or w < 0 for w in grid):
+    if not grid:
         raise ValueError(
             "cost_weights must be None (cost_weight_grid on the test world) or a non-empty "
-            f"sequence of finite numbers >= 0; got {list(cost_weights)!r}."
+            "sequence of finite numbers >= 0; got []."
         )
+    grid = [check_cost_weight(w, name=f"cost_weights[{j}]") for j, w in enumerate(grid)]
     if len(set(grid)) != len(grid):
         raise ValueError(f"cost_weights must be distinct; got {grid!r}.")
     return grid
@@ -393,9 +381,9 @@ def routing_learning_curve(
         it (to choose the calibration models).
     sizes : sequence of int, default=(2000, 10000, 100000, 1000000)
         Numbers of logged queries. A million 384-dimensional float32 queries
-        take 1.5 GB (several GB at the peak of the run), and training the
-        default router from them takes on the order of an hour on a laptop
-        (about 3.5 minutes per cost weight at 100,000; it scales linearly).
+        take 1.5 GB (several GB at the peak of the run), and the router's
+        training time grows linearly with the size (measured times:
+        ``docs/learning_curve.md``).
     router : estimator, default=None
         The router trained from the logs: any estimator with a ``cost_weight``
         parameter, ``fit(X, feedback)`` and ``predict(X)``. Cloned for every
@@ -418,9 +406,10 @@ def routing_learning_curve(
     n_cost_weights : int, default=3
         Size of the default grid (every weight costs one router fit per size
         and seed).
-    logging : {"confounded", "uniform", "deterministic"} or callable, \
-default="confounded"
-        The logging rule; see :meth:`RoutingTable.logging_probabilities`.
+    logging : {"confounded", "uniform", "deterministic", "strong-rare", \
+"cheap-heavy"} or callable, default="confounded"
+        The logging rule (``datasets.LOGGING_POLICIES``); see
+        :meth:`RoutingTable.logging_probabilities`.
     skew : float, default=5.0
         Inverse temperature of the confounded rule.
     test_size : int, default=20000
@@ -468,13 +457,13 @@ default="confounded"
     """
     from .._router import RegretRouter
     from .._utility import clear_utility_cache
-    from ..datasets._world import _check_int
-    from ._runner import _FullFeedbackRouter, cost_weight_grid
+    from ._runner import FullFeedbackRouter, cost_weight_grid
 
-    sizes = _check_sizes(sizes)
-    seeds = _check_seeds(seeds)
-    test_size = _check_int(test_size, "test_size", 1)
-    n_cost_weights = _check_int(n_cost_weights, "n_cost_weights", 1)
+    sizes = _distinct_ints(sizes, "sizes", 1, "positive integers (numbers of logged queries)",
+                           "(2000, 10000)")
+    seeds = _distinct_ints(seeds, "seeds", 0, "ints >= 0", "(0, 1)")
+    test_size = check_int(test_size, "test_size", 1)
+    n_cost_weights = check_int(n_cost_weights, "n_cost_weights", 1)
     if router is None:
         router = RegretRouter()
     if not _is_router(router) or not hasattr(router, "fit") or not hasattr(router, "predict"):
@@ -489,9 +478,9 @@ default="confounded"
             "outcome) or a router with a cost_weight parameter; got "
             f"{type(full_feedback_router).__name__}."
         )
-    if isinstance(logging, str) and logging not in _LOGGING_RULES:
+    if isinstance(logging, str) and logging not in LOGGING_POLICIES:
         raise ValueError(
-            f"logging must be one of {list(_LOGGING_RULES)} or a callable "
+            f"logging must be one of {list(LOGGING_POLICIES)} or a callable "
             f"policy(table) -> (n_samples, n_models) matrix; got {logging!r}."
         )
     name = _router_name(router)
@@ -550,7 +539,7 @@ default="confounded"
                 t1 = time.perf_counter()
                 full = None
                 if full_feedback_router is None or not _is_router(full_feedback_router):
-                    full = _FullFeedbackRouter(full_feedback_router).fit(
+                    full = FullFeedbackRouter(full_feedback_router).fit(
                         train.X, train.quality, train.cost)
                     q_hat, c_hat = full.outcomes(test.X)
                 t_full = time.perf_counter() - t1

@@ -12,33 +12,20 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.utils.validation import check_is_fitted
 
-from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from .._feedback import _encode_actions
-from ..base import RouterMixin
-from ..baselines import _FIT_DOC
-from ..baselines import _prepare as _prepare_logs
+from .._feedback import check_logs
+from ..base import ROUTER_FIT_DOC, RouterMixin
+from ..utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from ..utils._optional import import_optional
+from ..utils.validation import check_features, encode_labels
 
 __all__ = ["EconMLPolicyRouter", "OBPIPWRouter"]
 
-_EXTRA = 'pip install "sklearn-causal-routing[bench]"'
 
-
-def _import(module, what):
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as exc:
-        raise ImportError(
-            f"{what} needs the optional package {module.split('.')[0]!r}; install the "
-            f"benchmark extra with {_EXTRA}."
-        ) from exc
-
-
-def _prepare(estimator, X, y, quality, cost, propensity):
+def _logged_rewards(estimator, X, y, quality, cost, propensity):
     """Checked logs plus the served models as codes and the logged utilities."""
-    X, fb, classes = _prepare_logs(estimator, X, y, quality, cost, propensity)
-    action = _encode_actions(fb["action"], classes)
+    X, fb, classes = check_logs(estimator, X, y, quality, cost, propensity)
+    action = encode_labels(fb["action"], classes)
     reward = fb["quality"] - estimator.cost_weight * fb["cost"]
     return X, fb, classes, action, reward
 
@@ -140,8 +127,8 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        policy = _import("econml.policy", "EconMLPolicyRouter")
-        X, fb, self.classes_, action, reward = _prepare(self, X, y, quality, cost, propensity)
+        policy = import_optional("econml.policy", extra="bench", needed_by="EconMLPolicyRouter")
+        X, fb, self.classes_, action, reward = _logged_rewards(self, X, y, quality, cost, propensity)
         reg = RidgeCV(alphas=np.logspace(-2, 3, 6)) if self.model_regression is None else clone(
             self.model_regression
         )
@@ -166,7 +153,7 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
         self.learner_ = learner.fit(reward, action, X=X)
         return self
 
-    fit.__doc__ = "Fit the EconML policy learner on the logged utilities.\n" + _FIT_DOC
+    fit.__doc__ = "Fit the EconML policy learner on the logged utilities.\n" + ROUTER_FIT_DOC
 
     def decision_function(self, X):
         """Per-model scores: EconML's value estimates or a one-hot of its choice.
@@ -182,8 +169,7 @@ class EconMLPolicyRouter(RouterMixin, BaseEstimator):
             With ``decision="value"`` the estimated value of each model
             relative to the first; else one-hot of ``learner_.predict``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         k = len(self.classes_)
         if self.decision == "value":
             value = self.learner_.predict_value(X)  # (n, k - 1), vs treatment 0
@@ -254,8 +240,8 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        obp_policy = _import("obp.policy", "OBPIPWRouter")
-        X, fb, self.classes_, action, reward = _prepare(self, X, y, quality, cost, propensity)
+        obp_policy = import_optional("obp.policy", extra="bench", needed_by="OBPIPWRouter")
+        X, fb, self.classes_, action, reward = _logged_rewards(self, X, y, quality, cost, propensity)
         pscore = np.asarray(fb["propensity"], dtype=np.float64)
         if np.isnan(pscore).any():
             from .._propensity import PropensityModel
@@ -272,7 +258,7 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
         self.learner_ = learner
         return self
 
-    fit.__doc__ = "Fit OBP's IPW learner on the logged rows.\n" + _FIT_DOC
+    fit.__doc__ = "Fit OBP's IPW learner on the logged rows.\n" + ROUTER_FIT_DOC
 
     def decision_function(self, X):
         """One-hot of OBP's chosen model per query.
@@ -286,7 +272,6 @@ class OBPIPWRouter(RouterMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples, n_models)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         # IPWLearner.predict returns (n, n_actions, len_list) one-hot decisions
         return np.asarray(self.learner_.predict(context=X), dtype=np.float64)[:, :, 0]

@@ -5,21 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics import area_under_pareto
+from ..utils._markdown import markdown_table
+from ..utils._optional import import_optional
+
 __all__ = ["plot_benchmark_pareto", "write_report"]
 
 _REFERENCE_ORDER = ("oracle", "full feedback", "best single (hindsight)", "logging policy")
-
-
-def _table(headers, rows):
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[j]) for r in cells]) for j, h in enumerate(headers)]
-    line = lambda row: "| " + " | ".join(  # noqa: E731
-        c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))
-    ) + " |"
-    sep = "|" + "|".join(
-        (":" + "-" * (w + 1)) if j == 0 else ("-" * (w + 1) + ":") for j, w in enumerate(widths)
-    ) + "|"
-    return "\n".join([line(headers), sep] + [line(r) for r in cells])
 
 
 def _order(result, scenario):
@@ -39,13 +31,11 @@ def _mean_curve(result, scenario, method):
 
 
 def _aiq(costs, qualities, cost_range):
-    from ..metrics import area_under_pareto
-
     return float(area_under_pareto(costs, qualities, cost_range=cost_range))
 
 
 def _targets(result, scenario):
-    """The issue's three targets, checked on ``scenario``; list of lines."""
+    """The benchmark's three targets, checked on ``scenario``; list of lines."""
     methods = result.methods(scenario)
     if "RM-Softmax" not in methods:
         return []
@@ -174,7 +164,7 @@ def write_report(result, path, *, title="Routing benchmark", png=True, extra_lin
             "`metrics.area_under_pareto`); fit time = seconds per seed for the whole "
             "grid.",
             "",
-            _table(["method", "utility", "regret", "AIQ", "fit s/seed"], rows),
+            markdown_table(["method", "utility", "regret", "AIQ", "fit s/seed"], rows),
             "",
             "Per cost weight (mean over seeds):",
             "",
@@ -184,7 +174,7 @@ def write_report(result, path, *, title="Routing benchmark", png=True, extra_lin
         for m in _order(result, scenario):
             per_cw = np.nanmean(result.values(scenario, m), axis=0)
             rows.append([m] + [f"{v:.3f}" for v in per_cw])
-        out.append(_table(["method"] + [f"cw={w:.4g}" for w in weights], rows))
+        out.append(markdown_table(["method"] + [f"cw={w:.4g}" for w in weights], rows))
     text = "\n".join(out) + "\n"
     path.write_text(text)
     return text
@@ -206,16 +196,10 @@ def plot_benchmark_pareto(result, scenario, path=None, *, ax=None):
     -------
     ax : matplotlib Axes
     """
-    try:
-        import matplotlib
-
-        if ax is None and path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            'the Pareto figure needs matplotlib: pip install "sklearn-causal-routing[plot]"'
-        ) from exc
+    matplotlib = import_optional("matplotlib", extra="plot", needed_by="the Pareto figure")
+    if ax is None and path is not None:
+        matplotlib.use("Agg", force=False)
+    plt = import_optional("matplotlib.pyplot", extra="plot", needed_by="the Pareto figure")
     own = ax is None
     if own:
         _, ax = plt.subplots(figsize=(8, 5.5))

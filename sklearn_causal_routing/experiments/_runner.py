@@ -23,11 +23,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..datasets import LOGGING_POLICIES
+from ..utils._optional import import_optional
+from ..utils.validation import check_int
+
 __all__ = [
     "METHODS",
     "REFERENCES",
     "SCENARIOS",
     "BenchmarkResult",
+    "FullFeedbackRouter",
     "Scenario",
     "cheapest_breakpoint",
     "cost_weight_grid",
@@ -49,12 +54,11 @@ class Scenario:
     description : str
         One line for the report.
     policy : str, default="confounded"
-        Logging rule: ``"confounded"``, ``"uniform"``, ``"deterministic"`` (see
-        :meth:`RoutingTable.logging_probabilities`), ``"strong-rare"`` (the
-        confounded rule with the strongest model's probability capped at
-        ``strong_cap`` on every query, the rest renormalised over the other
-        models) or ``"cheap-heavy"`` (the cheapest model takes ``cheap_share``
-        of every query's probability, the rest spread by the confounded rule).
+        Logging rule, one of ``datasets.LOGGING_POLICIES``: ``"confounded"``,
+        ``"uniform"``, ``"deterministic"``, ``"strong-rare"`` (the confounded
+        rule with the strongest model's probability capped at ``strong_cap``)
+        or ``"cheap-heavy"`` (the cheapest model takes ``cheap_share`` of every
+        query); see :meth:`RoutingTable.logging_probabilities`.
     skew : float, default=5.0
         Inverse temperature of the confounded rule.
     record_propensity : bool, default=True
@@ -85,31 +89,19 @@ class Scenario:
 
     def logging_probabilities(self, table):
         """The (n, K) logging matrix of this scenario on ``table``."""
-        if self.policy in ("confounded", "uniform", "deterministic"):
-            return table.logging_probabilities(self.policy, skew=self.skew)
-        P = table.logging_probabilities("confounded", skew=self.skew)
-        if self.policy == "strong-rare":
-            strong = int(np.argmax(table.utility(0.0).mean(axis=0)))
-            capped = np.minimum(P[:, strong], self.strong_cap)
-            rest = np.delete(np.arange(P.shape[1]), strong)
-            others = P[:, rest] / P[:, rest].sum(axis=1, keepdims=True)
-            out = np.empty_like(P)
-            out[:, strong] = capped
-            out[:, rest] = others * (1.0 - capped)[:, None]
-            return out
-        if self.policy == "cheap-heavy":
-            cheap = int(np.argmin(table.cost.mean(axis=0)))
-            out = P * (1.0 - self.cheap_share)
-            out[:, cheap] += self.cheap_share
-            return out
-        raise ValueError(
-            f"Scenario {self.name!r}: policy must be 'confounded', 'uniform', "
-            f"'deterministic', 'strong-rare' or 'cheap-heavy'; got {self.policy!r}."
+        if self.policy not in LOGGING_POLICIES:
+            raise ValueError(
+                f"Scenario {self.name!r}: policy must be one of {list(LOGGING_POLICIES)}; "
+                f"got {self.policy!r}."
+            )
+        return table.logging_probabilities(
+            self.policy, skew=self.skew, strong_cap=self.strong_cap,
+            cheap_share=self.cheap_share,
         )
 
 
-#: The named scenarios; ``main`` is the issue's headline setting, the others are
-#: the stress tests.
+#: The named scenarios; ``main`` is the headline setting, the others are the
+#: stress tests.
 SCENARIOS = {
     s.name: s
     for s in [
@@ -281,11 +273,24 @@ REFERENCES = (
 )
 
 
-class _FullFeedbackRouter:
+class FullFeedbackRouter:
     """Regression of quality and cost on every train row of the table; route by argmax.
+
+    The full-feedback reference of :func:`run_benchmark` and
+    :func:`routing_learning_curve`: trained on every model's outcome for every
+    training query, which logs never give.
 
     ``regressor=None``: one multi-output ``RidgeCV`` per target (a penalty per
     model); otherwise the regressor, cloned per model.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing.datasets import make_routing_table
+    >>> from sklearn_causal_routing.experiments._runner import FullFeedbackRouter
+    >>> table = make_routing_table(300, random_state=0)
+    >>> full = FullFeedbackRouter().fit(table.X, table.quality, table.cost)
+    >>> full.decisions(table.X[:4], cost_weight=0.0).shape
+    (4,)
     """
 
     def __init__(self, regressor=None):
@@ -315,6 +320,7 @@ class _FullFeedbackRouter:
         return self._predict(self.q, X), self._predict(self.c, X)
 
     def decisions(self, X, cost_weight):
+        """Column index of the highest predicted utility per query."""
         quality, cost = self.outcomes(X)
         return np.argmax(quality - cost_weight * cost, axis=1)
 
@@ -381,10 +387,9 @@ def cost_weight_grid(table, n=5):
     >>> len(grid), grid[0]
     (3, 0.0)
     """
-    if int(n) < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}.")
+    n = check_int(n, "n", 1)
     top = cheapest_breakpoint(table)[1]
-    return [float(w) for w in np.linspace(0.0, top, int(n))]
+    return [float(w) for w in np.linspace(0.0, top, n)]
 
 
 # --------------------------------------------------------------------------- #
@@ -674,10 +679,9 @@ def _peer_missing(name):
     if module is None:
         return None
     try:
-        __import__(module)
+        import_optional(module, extra="bench", needed_by=name)
     except ImportError as exc:
-        return (f"optional package {module!r} is not installed ({exc}); install it with "
-                'pip install "sklearn-causal-routing[bench]"')
+        return str(exc)
     return None
 
 
@@ -693,7 +697,7 @@ def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level
         test_logs = test.log(lambda _t: P_test, record_propensity=True,
                              random_state=seed + 1000)
     models = np.asarray(table.models)
-    full = _FullFeedbackRouter().fit(train.X, train.utility(0.0), train.cost)
+    full = FullFeedbackRouter().fit(train.X, train.utility(0.0), train.cost)
     P_logger = scenario.logging_probabilities(test)
     ctx = {"seed": seed, "scenario": scenario}
     oracle_value = {cw: test.oracle_value(cw) for cw in grid}
