@@ -140,25 +140,17 @@ def load_now():
 
 
 def md_table(headers, rows, align=None):
-    """A GitHub markdown table; ``align`` is a string of 'l'/'r' per column."""
-    align = align or "l" + "r" * (len(headers) - 1)
-    cells = [[str(c) for c in row] for row in rows]
-    widths = [
-        max(len(str(h)), *(len(r[j]) for r in cells)) if cells else len(str(h))
-        for j, h in enumerate(headers)
-    ]
+    """A GitHub markdown table; ``align`` is a string of 'l'/'r' per column.
 
-    def fmt(row):
-        out = []
-        for j, c in enumerate(row):
-            out.append(c.ljust(widths[j]) if align[j] == "l" else c.rjust(widths[j]))
-        return "| " + " | ".join(out) + " |"
+    The package's one table writer (``markdown_table``), with the scripts'
+    short alignment spelling. Imported here, not at the top: the package
+    loads torch, which ``--omp-passive`` must precede.
+    """
+    from sklearn_causal_routing.utils._markdown import markdown_table
 
-    sep = "|" + "|".join(
-        (":" + "-" * (w + 1)) if a == "l" else ("-" * (w + 1) + ":")
-        for w, a in zip(widths, align)
-    ) + "|"
-    return "\n".join([fmt(headers), sep] + [fmt(r) for r in cells])
+    if align is not None:
+        align = ["left" if a == "l" else "right" for a in align]
+    return markdown_table(headers, rows, align=align)
 
 
 def emit(text, args, name):
