@@ -464,3 +464,20 @@ def test_module_entry_points(tmp_path):
                               check=False)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert expected in proc.stdout
+
+
+def test_benchmark_report_shows_the_command_as_typed(tmp_path, capsys):
+    """The report's command line is the arguments given, not the process's sys.argv."""
+    from sklearn_causal_routing.datasets import make_routing_table
+
+    table = make_routing_table(300, random_state=0)
+    np.save(tmp_path / "X.npy", table.X)
+    table.to_frame(features=False).to_csv(tmp_path / "t.csv", index=False)
+    argv = [str(tmp_path / "t.csv"), "--embeddings", str(tmp_path / "X.npy"), "--methods",
+            "single model (DR)", "--seeds", "1", "--n-cost-weights", "2", "-q",
+            "--out", str(tmp_path / "r.md")]
+    assert _main("benchmark", *argv) == 0
+    capsys.readouterr()
+    report = (tmp_path / "r.md").read_text(encoding="utf-8")
+    quoted = " ".join(f"'{a}'" if " " in a else a for a in argv)
+    assert f"- command: `sklearn-causal-routing benchmark {quoted}`" in report

@@ -219,10 +219,12 @@ def main(argv=None):
     1
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, usage errors
         return int(exc.code or 0)
+    args.argv = argv  # what was typed, for reports that show their command
     try:
         with _warnings_as_lines(args.command):
             return int(args._run(args) or 0)
@@ -287,11 +289,11 @@ def logging_policies():
     return tuple(datasets.LOGGING_POLICIES)
 
 
-def read_table_frame(path):
+def read_table_frame(path, command):
     """A full-feedback table file as a DataFrame, read as ``load_routing_table`` reads it."""
-    from ..datasets._loaders import _import_pandas, _read_frame
+    from ..datasets._loaders import read_frame
 
-    return _read_frame(path, _import_pandas())
+    return read_frame(path, needed_by=f"{PROG} {command}")
 
 
 def add_field_args(p, *, outcome=True):

@@ -1,11 +1,12 @@
 """The ``benchmark`` command: every method, baseline and peer on a full-feedback table."""
 
 import json
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ._base import logging_policies, read_table_frame, subcommand
+from ._base import PROG, logging_policies, read_table_frame, subcommand
 
 _EPILOG = """\
   # the RouterBench subset in our column format, 5 seeds, headline scenario
@@ -79,7 +80,7 @@ def _load(args):
 
     embeddings = args.embeddings
     if args.embed_prompts:
-        frame = read_table_frame(args.table)
+        frame = read_table_frame(args.table, "benchmark --embed-prompts")
         if "prompt" not in frame.columns:
             raise ValueError(
                 f"--embed-prompts: the table {str(args.table)!r} has no 'prompt' column."
@@ -89,6 +90,12 @@ def _load(args):
         embeddings = PromptEmbedder().fit_transform(frame["prompt"].astype(str).to_numpy())
         return load_routing_table(frame, embeddings=embeddings, format=args.format)
     return load_routing_table(args.table, embeddings=embeddings, format=args.format)
+
+
+def _options(args):
+    """The arguments typed after ``benchmark``."""
+    argv = getattr(args, "argv", [])
+    return argv[argv.index("benchmark") + 1:] if "benchmark" in argv else argv
 
 
 @subcommand("benchmark", help="compare every method, baseline and peer on a full-feedback table",
@@ -148,7 +155,7 @@ def benchmark(args):
     text = write_report(
         result, args.out,
         title=f"Routing benchmark: {args.table.name}",
-        extra_lines=[f"- command: `sklearn-causal-routing benchmark {' '.join(sys.argv[2:])}`"],
+        extra_lines=[f"- command: `{PROG} benchmark {shlex.join(_options(args))}`"],
     )
     if args.json is not None:
         records = [

@@ -59,7 +59,7 @@ def _load_table(args):
 
     from ..datasets import load_routing_table
 
-    frame = read_table_frame(args.table)
+    frame = read_table_frame(args.table, "simulate --table")
     embeddings = args.embeddings
     has_x = any(str(c).startswith("x") and str(c)[1:].isdigit() for c in frame.columns)
     if embeddings is None and not has_x:
