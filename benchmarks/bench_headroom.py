@@ -90,7 +90,7 @@ def _headroom_section(table, seeds, quick, confounded=None):
     """``confounded``: the network section's run on ``table`` (its ``main`` scenario
     holds the same methods and seeds), reused instead of training them again."""
     from sklearn_causal_routing.experiments import Scenario, run_benchmark
-    from sklearn_causal_routing.experiments._runner import _FullFeedbackRouter
+    from sklearn_causal_routing.experiments._runner import FullFeedbackRouter
 
     uniform = Scenario("uniform", "uniform logging", policy="uniform")
     methods = ["RM-Softmax"] + BASELINES
@@ -118,7 +118,7 @@ def _headroom_section(table, seeds, quick, confounded=None):
             rng = np.random.default_rng(seed)
             n = round(frac * train.n_samples)
             sub = train.subset(np.sort(rng.choice(train.n_samples, n, replace=False)))
-            full = _FullFeedbackRouter().fit(sub.X, sub.utility(0.0), sub.cost)
+            full = FullFeedbackRouter().fit(sub.X, sub.utility(0.0), sub.cost)
             vals.append(np.mean([test.value(models[full.decisions(test.X, c)], c)
                                  for c in grid]))
         vals = np.asarray(vals)

@@ -45,7 +45,7 @@ def _run_table(table, seeds, variants):
     from sklearn_causal_routing._utility import fit_per_model, predict_per_model
     from sklearn_causal_routing.experiments._runner import (
         SCENARIOS,
-        _FullFeedbackRouter,
+        FullFeedbackRouter,
         _log,
         _split,
         cost_weight_grid,
@@ -68,7 +68,7 @@ def _run_table(table, seeds, variants):
 
         values["best single (hindsight)"].append(mean_value(
             lambda cw: np.full(test.n_samples, test.best_single_model(cw)[0])))
-        full = _FullFeedbackRouter().fit(train.X, train.utility(0.0), train.cost)
+        full = FullFeedbackRouter().fit(train.X, train.utility(0.0), train.cost)
         values["full feedback"].append(mean_value(lambda cw: models[full.decisions(test.X, cw)]))
         for name, make in variants.items():
             t0 = time.perf_counter()

@@ -12,6 +12,9 @@ import numbers
 
 import numpy as np
 
+from .utils._compat import validate_data
+from .utils.validation import FLOAT_DTYPES, check_enough_models, check_same_length
+
 __all__ = [
     "FEEDBACK_FIELDS",
     "GRADER_FIELDS",
@@ -28,6 +31,11 @@ FEEDBACK_FIELDS = ("action", "quality", "cost", "propensity")
 GRADER_FIELDS = ("gold", "judge")
 
 _FACTORY_CALL = "make_feedback(t, y, cost=cost, propensity=None)"
+
+#: Largest absolute quality or cost accepted. Utilities ``quality - c * cost`` and
+#: the outcome models' sums of squares must stay far from overflow, where routing
+#: would change silently; no real grade or price per call comes near it.
+MAX_ABS_OUTCOME = 1e12
 
 
 def _as_1d(values, name, n=None):
@@ -63,7 +71,20 @@ def _as_finite_float(values, name, n):
             f"row {first}: {arr[first]}). Drop or impute those rows before "
             f"building the feedback with {_FACTORY_CALL}."
         )
+    _check_magnitude(arr, name)
     return arr
+
+
+def _check_magnitude(values, name):
+    big = np.abs(values) > MAX_ABS_OUTCOME
+    if big.any():
+        first = int(np.flatnonzero(big)[0])
+        raise ValueError(
+            f"{name} contains {int(big.sum())} value(s) larger than {MAX_ABS_OUTCOME:g} in "
+            f"absolute value (first at row {first}: {values[first]:g}); utilities "
+            "quality - cost_weight * cost would overflow and change routing silently. "
+            "Rescale it (e.g. cost in dollars, not micro-dollars)."
+        )
 
 
 def _is_missing(value):
@@ -279,7 +300,7 @@ def _grader_arrays(gold, judge, quality, n):
     return gold_mask, judge_arr
 
 
-def _grader_fields(y):
+def grader_fields(y):
     """Return ``(gold, judge)`` for a feedback array, with defaults when absent.
 
     Feedback without grader fields counts as all gold with no judge grades.
@@ -428,6 +449,7 @@ def check_feedback(y, *, name="y"):
                 f"or infinite value(s); rebuild it with {_FACTORY_CALL}, which names "
                 "the rows."
             )
+        _check_magnitude(np.asarray(values, dtype=np.float64), f"{name}['{field}']")
     _check_propensity_values(np.asarray(y["propensity"], dtype=np.float64))
     if "gold" in fields:
         if "judge" not in fields or y["gold"].dtype.kind != "b":
@@ -444,7 +466,7 @@ def check_feedback(y, *, name="y"):
     return y
 
 
-def _resolve_feedback(y, quality=None, cost=None, propensity=None, *, caller="fit"):
+def resolve_feedback(y, quality=None, cost=None, propensity=None, *, caller="fit"):
     """Accept ``fit(X, feedback)`` and ``fit(X, t, y, cost=...)`` alike."""
     if quality is None:
         if cost is not None or propensity is not None:
@@ -462,25 +484,48 @@ def _resolve_feedback(y, quality=None, cost=None, propensity=None, *, caller="fi
     return make_feedback(y, quality, cost=cost, propensity=propensity)
 
 
-def _check_same_length(X, y, name="y"):
-    n_x = X.shape[0]
-    if n_x != y.shape[0]:
-        raise ValueError(
-            f"X has {n_x} rows but the feedback {name} has {y.shape[0]} entries; they "
-            "must match, one logged request per row."
-        )
+def check_logs(estimator, X, y, quality=None, cost=None, propensity=None):
+    """The fit preamble for logs: features, feedback and the logged models, checked.
 
+    Every estimator fitted on logs starts here (scikit-survival's
+    ``check_array_survival`` is the model): ``X`` goes through scikit-learn's
+    ``validate_data`` (setting ``n_features_in_`` and ``feature_names_in_``),
+    ``y`` is a feedback array or the ``(t, y, cost=..., propensity=...)`` form,
+    both must have one row per logged request, and the logs must hold at least
+    two models.
 
-def _encode_actions(actions, classes, *, name="y['action']"):
-    """Map model labels to column indices of ``classes``; unknown labels raise."""
-    idx = np.searchsorted(classes, actions)
-    idx = np.clip(idx, 0, len(classes) - 1)
-    unknown = classes[idx] != actions
-    if np.any(unknown):
-        labels = np.unique(np.asarray(actions)[unknown])
-        raise ValueError(
-            f"{name} contains model label(s) {labels[:5].tolist()} that were not in "
-            f"the logs used for fitting; known models (classes_) are "
-            f"{classes.tolist()}."
-        )
-    return idx
+    Parameters
+    ----------
+    estimator : estimator
+        The estimator being fitted.
+    X : array-like of shape (n_samples, n_features)
+    y : feedback array or array-like of shape (n_samples,)
+        Logged feedback, or the served models when ``quality`` is given.
+    quality, cost, propensity : array-like, default=None
+        For the form ``fit(X, t, quality, cost=cost, propensity=p)``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Float features (:data:`~sklearn_causal_routing.utils.validation.FLOAT_DTYPES`).
+    feedback : ndarray of shape (n_samples,)
+        Checked feedback array.
+    classes : ndarray of shape (n_models,)
+        Sorted labels of the logged models.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing import DoublyRobustUtility
+    >>> from sklearn_causal_routing._feedback import check_logs
+    >>> X, fb, classes = check_logs(DoublyRobustUtility(), np.eye(3), ["a", "b", "a"],
+    ...                             [1.0, 0.0, 1.0], cost=[1.0, 0.1, 1.0])
+    >>> X.dtype, classes.tolist()
+    (dtype('float64'), ['a', 'b'])
+    """
+    X = validate_data(estimator, X, dtype=FLOAT_DTYPES)
+    fb = resolve_feedback(y, quality, cost, propensity)
+    check_same_length(X, fb)
+    classes = np.unique(fb["action"])
+    check_enough_models(classes)
+    return X, fb, classes

@@ -1,24 +1,14 @@
 """IntegrativeUtility: few gold grades plus many cheap judge grades, judge bias corrected."""
 
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from ._feedback import (
-    _check_same_length,
-    _encode_actions,
-    _grader_fields,
-    _resolve_feedback,
-    make_feedback,
-)
-from ._propensity import _check_enough_models, _seed
+from ._feedback import check_logs, grader_fields, make_feedback
 from ._utility import (
     MIN_ROWS_PER_MODEL,
     DoublyRobustUtility,
@@ -26,6 +16,9 @@ from ._utility import (
     predict_per_model,
 )
 from .exceptions import SmallGoldWarning
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._stats import kish_ess
+from .utils.validation import check_features, crossfit_splits, encode_labels
 
 __all__ = ["IntegrativeUtility"]
 
@@ -61,14 +54,6 @@ def _check_gold_clip(gold_clip):
             f"gold_clip=(0.01, 0.99); got {gold_clip!r}."
         )
     return lo, hi
-
-
-def _kish(weights, groups, k):
-    """Kish's effective sample size ``(sum w)^2 / sum w^2`` per group."""
-    sum_w = np.bincount(groups, weights=weights, minlength=k)
-    sum_w2 = np.bincount(groups, weights=weights * weights, minlength=k)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(sum_w2 > 0, sum_w**2 / sum_w2, 0.0)
 
 
 def _normalised(weights, groups, n_rows):
@@ -316,35 +301,6 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
 
     # -- nuisances ----------------------------------------------------------------
 
-    def _grader_splits(self, X, action, gold):
-        """Cross-fitting folds; an int cv stratifies by (logged model, gold)."""
-        if isinstance(self.cv, Integral):
-            if self.cv < 2:
-                raise ValueError(
-                    f"cv must be at least 2 cross-fitting folds; got cv={self.cv}."
-                )
-            seed = None if self.random_state is None else _seed(self.random_state)
-            strata = action * 2 + gold.astype(np.int64)
-            counts = np.bincount(strata)
-            if counts[counts > 0].min() >= self.cv:
-                splitter = StratifiedKFold(self.cv, shuffle=True, random_state=seed)
-                return list(splitter.split(X, strata))
-            if np.bincount(action).min() >= self.cv:
-                splitter = StratifiedKFold(self.cv, shuffle=True, random_state=seed)
-                return list(splitter.split(X, action))
-            return list(KFold(self.cv, shuffle=True, random_state=seed).split(X))
-        splits = list(check_cv(self.cv).split(X, action))
-        covered = np.bincount(np.concatenate([test for _, test in splits]), minlength=len(action))
-        if not np.all(covered == 1):
-            raise ValueError(
-                "cv must put every row in exactly one test fold (cross-fitting needs an "
-                f"out-of-fold estimate for each row); with cv={self.cv!r}, "
-                f"{int(np.sum(covered == 0))} rows are in no test fold and "
-                f"{int(np.sum(covered > 1))} in several. Use an int or a KFold-like "
-                "splitter."
-            )
-        return splits
-
     def _known_gold_propensity(self, X, n):
         gp = self.gold_propensity
         if callable(gp):
@@ -448,22 +404,22 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
         self : IntegrativeUtility
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        fb = _resolve_feedback(y, quality, cost, propensity)
-        _check_same_length(X, fb)
+        X_in = X  # the DoublyRobustUtility fit below validates it again, names included
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         lo, hi = _check_gold_clip(self.gold_clip)
-        self.classes_ = np.unique(fb["action"])
-        _check_enough_models(self.classes_)
         k = len(self.classes_)
-        action = _encode_actions(fb["action"], self.classes_)
-        gold, judge = _grader_fields(fb)
+        action = encode_labels(fb["action"], self.classes_)
+        gold, judge = grader_fields(fb)
         has_judge = ~np.isnan(judge)
         self._check_graders(gold, has_judge, action)
 
         n = X.shape[0]
         grade_y = np.where(gold, np.asarray(fb["quality"], dtype=np.float64), 0.0)
         grade_j = np.where(has_judge, judge, 0.0)
-        splits = self._grader_splits(X, action, gold)
+        # cross-fitting folds stratified by (logged model, grader) when each cell
+        # has enough rows, else by logged model
+        strata = [action * 2 + gold.astype(np.int64), action]
+        splits = crossfit_splits(self.cv, X, strata, self.random_state)
 
         self.gold_propensity_known_ = self.gold_propensity is not None
         if self.gold_propensity_known_:
@@ -520,7 +476,7 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
         )
 
         n_gold = np.bincount(action[gold], minlength=k)
-        self.gold_effective_sample_size_ = _kish(1.0 / p[gold], action[gold], k)
+        self.gold_effective_sample_size_ = kish_ess(1.0 / p[gold], action[gold], k)
         mean = np.full(k, np.nan)
         std = np.full(k, np.nan)
         for j in range(k):
@@ -547,7 +503,7 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
             cost=fb["cost"],
             propensity=None if np.isnan(logged).any() else logged,
         )
-        return super().fit(X, corrected)
+        return super().fit(X_in, corrected)
 
     def _fit_bias_models(self, Xb, target, weight, groups, n_judge):
         models = []
@@ -630,7 +586,6 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
             ``b(x, t)``, judge grade minus gold grade; columns follow
             ``classes_``. Zero for a model without judge grades.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         return predict_per_model(self.bias_models_, X) + self.bias_shift_
 

@@ -7,8 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import Interval, StrOptions, _fit_context, validate_data
-from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
+from ._feedback import check_feedback, check_logs, resolve_feedback
 from ._nets import (
     IntervalPolicy,
     IntervalRegretLoss,
@@ -17,13 +16,23 @@ from ._nets import (
     interpolate_logits,
     policy_logits,
 )
-from ._propensity import _seed
-from ._router import _TRAINING_CONSTRAINTS, _PolicyRouterMixin, _softmax, _utility_spread
+from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
+from ._utility import fit_utility_cached
+from .base import RouterMixin
+from .utils._compat import Interval, StrOptions, _fit_context
+from .utils._stats import softmax
+from .utils.validation import (
+    check_cost_weight,
+    check_features,
+    check_same_length,
+    encode_labels,
+    int_seed,
+)
 
 __all__ = ["IntervalRouter"]
 
 
-class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
+class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
     """One router for every cost weight in a range, fitted once.
 
     Users differ in how much they will pay for quality, and change their mind
@@ -131,7 +140,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **_TRAINING_CONSTRAINTS,
+        **TRAINING_CONSTRAINTS,
         "cost_weight_range": [tuple, list],
         "n_intervals": [Interval(Integral, 1, None, closed="left")],
         "cost_weights": ["array-like", None],
@@ -221,17 +230,16 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         self : IntervalRouter
             Fitted router.
         """
-        X = validate_data(self, X, dtype=[np.float32, np.float64])
-        fb = _resolve_feedback(y, quality, cost, propensity)
-        _check_same_length(X, fb)
+        X, fb, _ = check_logs(self, X, y, quality, cost, propensity)
+        self._check_network()
         grid = self._grid()
         self.grid_ = grid
         self.cost_weight_range_ = (float(grid[0]), float(grid[-1]))
         self.utility_ = self._fit_utility(X, fb)
         self.classes_ = self.utility_.classes_
         Q, C = self.utility_.quality_, self.utility_.cost_
-        self.utility_scales_ = np.array([_utility_spread(Q - c * C) for c in grid])
-        seed = _seed(self.random_state)
+        self.utility_scales_ = np.array([utility_spread(Q - c * C) for c in grid])
+        seed = int_seed(self.random_state)
         net = build_policy_net(
             module=IntervalPolicy,
             module_params={
@@ -245,8 +253,8 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
                 "grid": grid.tolist(),
                 "scales": self.utility_scales_.tolist(),
                 "temperature": self.temperature,
-                # four cost weights per row and batch train the interpolation with
-                # less noise (RouterBench: 0.634 vs 0.631 mean true utility with one)
+                # several cost weights per row and batch: a less noisy interpolation
+                # (docs/reference/interval.md, "The loss")
                 "n_draws": 4,
             },
             **self._training_params(seed),
@@ -267,26 +275,10 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
                     "with calibrate_budget(X_logs, feedback, max_cost=...)."
                 )
             cost_weight = self.budget_.cost_weight
-        c = np.asarray(cost_weight, dtype=np.float64)
-        if c.ndim == 0:
-            c = np.full(n, float(c))
-        elif c.shape != (n,):
-            raise ValueError(
-                f"cost_weight must be a scalar or hold one value per query ({n}); got an "
-                f"array of shape {c.shape}."
-            )
-        low, high = self.cost_weight_range_
-        outside = ~((c >= low) & (c <= high))
-        if outside.any():
-            if self.out_of_range == "clip" and not np.isnan(c).any():
-                return np.clip(c, low, high)
-            bad = np.unique(c[outside])[:3].tolist()
-            raise ValueError(
-                f"cost_weight {bad} lies outside the fitted range [{low:g}, {high:g}]. "
-                "Refit with a wider cost_weight_range, or pass out_of_range='clip' to "
-                "clip cost weights into the range."
-            )
-        return c
+        return check_cost_weight(
+            cost_weight, n=n, fitted_range=self.cost_weight_range_,
+            clip=self.out_of_range == "clip",
+        )
 
     def decision_function(self, X, cost_weight=None):
         """Logits of every model for each query at its cost weight.
@@ -304,27 +296,12 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_models)
             Interpolated logits; higher is preferred.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = check_features(self, X)
         c = self._cost_weights(cost_weight, X.shape[0])
-        return self._logits_at(policy_logits(self.policy_, X), c)
-
-    def _logits_at(self, out, c):
-        endpoints, corrections = self.policy_.module_.split(out)
+        endpoints, corrections = self.policy_.module_.split(policy_logits(self.policy_, X))
         if c.size and np.all(c == c[0]):
-            # one cost weight for all queries (the common case): slice, don't gather
-            return self._logits_at_scalar(endpoints, corrections, float(c[0]))
+            c = float(c[0])  # one cost weight for all queries: the sliced fast path
         return interpolate_logits(endpoints, corrections, self.grid_, c)
-
-    def _logits_at_scalar(self, endpoints, corrections, c):
-        grid = self.grid_
-        j = min(max(int(np.searchsorted(grid, c, side="right")) - 1, 0), len(grid) - 2)
-        lam = (c - grid[j]) / (grid[j + 1] - grid[j])
-        return (
-            (1 - lam) * endpoints[:, j]
-            + lam * endpoints[:, j + 1]
-            + lam * (1 - lam) * corrections[:, j]
-        )
 
     def predict(self, X, cost_weight=None):
         """Model to route each query to at its cost weight.
@@ -374,13 +351,15 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         return self.classes_[self._sweep_indices(X, cost_weights)]
 
     def _sweep_indices(self, X, cost_weights):
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = check_features(self, X)
         weights = np.asarray(cost_weights, dtype=np.float64).ravel()
         weights = self._cost_weights(weights, weights.shape[0])
         endpoints, corrections = self.policy_.module_.split(policy_logits(self.policy_, X))
         return np.stack(
-            [np.argmax(self._logits_at_scalar(endpoints, corrections, c), axis=1) for c in weights]
+            [
+                np.argmax(interpolate_logits(endpoints, corrections, self.grid_, float(c)), axis=1)
+                for c in weights
+            ]
         ).reshape(len(weights), X.shape[0])
 
     def predict_proba(self, X, cost_weight=None):
@@ -399,7 +378,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
             Columns follow ``classes_``.
         """
         scores = self.decision_function(X, cost_weight)
-        return _softmax(scores.astype(np.float64) / self.temperature)
+        return softmax(scores.astype(np.float64) / self.temperature)
 
     def score(self, X, y, quality=None, *, cost=None, propensity=None, cost_weight=None):
         """Off-policy (DR) estimate of the mean utility of the router's decisions.
@@ -427,7 +406,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         """
         from .metrics import policy_value
 
-        fb = _resolve_feedback(y, quality, cost, propensity, caller="score")
+        fb = resolve_feedback(y, quality, cost, propensity, caller="score")
         if cost_weight is None and getattr(self, "budget_", None) is None:
             check_is_fitted(self)
             return float(
@@ -438,7 +417,7 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
                     ]
                 )
             )
-        c = self.budget_.cost_weight if cost_weight is None else float(cost_weight)
+        c = self.budget_.cost_weight if cost_weight is None else check_cost_weight(cost_weight)
         return policy_value(self.predict(X, c), X, fb, cost_weight=c)
 
     # -- budgets ------------------------------------------------------------------
@@ -500,8 +479,6 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
         (3,)
         """
         from .metrics import evaluation_utility
-        from ._utility import fit_utility_cached
-        from ._feedback import check_feedback
 
         check_is_fitted(self)
         if max_cost is None and not max_share:
@@ -509,17 +486,17 @@ class IntervalRouter(_PolicyRouterMixin, BaseEstimator):
                 "calibrate_budget needs a budget: max_cost=<mean cost per query> and/or "
                 "max_share={model: share}; got neither."
             )
+        X = check_features(self, X)
         fb = check_feedback(y)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
-        _check_same_length(X, fb)
+        check_same_length(X, fb)
         max_share = dict(max_share or {})
         share_idx = {}
         for model, share in max_share.items():
-            share_idx[model] = int(_encode_actions(np.asarray([model]), self.classes_, name="max_share")[0])
+            share_idx[model] = int(encode_labels(np.asarray([model]), self.classes_, name="max_share")[0])
             if not 0 <= share <= 1:
                 raise ValueError(f"max_share[{model!r}] must lie in [0, 1]; got {share!r}.")
         evaluator = fit_utility_cached(evaluation_utility(fb), X, fb)
-        cols = _encode_actions(self.classes_, evaluator.classes_, name="router models")
+        cols = encode_labels(self.classes_, evaluator.classes_, name="router models")
         Qe, Ce = evaluator.quality_[:, cols], evaluator.cost_[:, cols]
         candidates = np.linspace(*self.cost_weight_range_, int(n_candidates))
         decisions = self._sweep_indices(X, candidates)  # (n_candidates, n_samples)

@@ -1,10 +1,15 @@
 """Torch modules and losses of the routing policies, and their skorch wrapper."""
 
+import re
+import sys
+import warnings
+
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
+from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 __all__ = [
@@ -14,6 +19,8 @@ __all__ = [
     "RegretLoss",
     "build_policy_net",
     "fit_net",
+    "progress_sink",
+    "grid_position",
     "interpolate_logits",
     "policy_logits",
 ]
@@ -45,9 +52,6 @@ class MLPPolicy(nn.Module):
         Widths of the hidden layers (ReLU).
     dropout : float, default=0.0
         Dropout after each hidden layer.
-    prior : sequence of float, default=None
-        Initial output biases (e.g. to start from a preferred model); ``None``
-        keeps torch's default initialisation.
 
     Examples
     --------
@@ -57,7 +61,7 @@ class MLPPolicy(nn.Module):
     torch.Size([5, 2])
     """
 
-    def __init__(self, n_features, n_outputs, hidden_layer_sizes=(200, 200), dropout=0.0, prior=None):
+    def __init__(self, n_features, n_outputs, hidden_layer_sizes=(200, 200), dropout=0.0):
         super().__init__()
         layers, width = [], n_features
         for size in hidden_layer_sizes:
@@ -67,10 +71,6 @@ class MLPPolicy(nn.Module):
             width = size
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, n_outputs)
-        if prior is not None:
-            with torch.no_grad():
-                self.head.bias.copy_(torch.as_tensor(np.asarray(prior), dtype=torch.float32))
-                self.head.weight.mul_(0.1)
 
     def forward(self, X):
         return self.head(self.body(X))
@@ -116,6 +116,32 @@ class RegretLoss(nn.Module):
         return (torch.softmax(z, dim=1) * regret).sum(dim=1).mean()
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def progress_sink(text):
+    r"""Print skorch's epoch table to stderr, in colour only on a terminal.
+
+    stdout stays free for results (the command line's ``route`` writes its
+    decisions there), and a log file redirected from stderr gets plain text.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from sklearn_causal_routing._nets import progress_sink
+    >>> buf = io.StringIO()
+    >>> with contextlib.redirect_stderr(buf):
+    ...     progress_sink("\x1b[36m0.5000\x1b[0m")
+    >>> buf.getvalue()
+    '0.5000\n'
+    """
+    stream = sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty is not None and isatty()):
+        text = _ANSI.sub("", text)
+    print(text, file=stream, flush=True)
+
+
 def build_policy_net(
     *,
     module,
@@ -154,6 +180,8 @@ def build_policy_net(
         verbose=verbose,
         device=device,
     )
+    if verbose:
+        params["callbacks__print_log__sink"] = progress_sink
     params.update({f"module__{k}": v for k, v in module_params.items()})
     params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
     params.update(extra)
@@ -166,7 +194,24 @@ def fit_net(net, X, y, seed):
         torch.manual_seed(seed)
         net.fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
     net.module_.eval()  # routing only from here on (dropout off)
+    _warn_if_still_improving(net)
     return net
+
+
+def _warn_if_still_improving(net):
+    """Warn when training hit ``max_epochs`` while the validation loss still fell."""
+    history = net.history
+    if net.train_split is None or len(history) < net.max_epochs or not history:
+        return
+    if history[-1].get("valid_loss_best", False):
+        warnings.warn(
+            f"The policy network stopped at max_epochs={net.max_epochs} while its "
+            "validation loss was still falling (its best epoch was the last one); it "
+            f"is probably under-trained. Increase max_epochs (e.g. "
+            f"max_epochs={2 * net.max_epochs}).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
 
 
 def policy_logits(net, X, chunk=65536):
@@ -182,25 +227,49 @@ def policy_logits(net, X, chunk=65536):
     return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
 
+def grid_position(grid, cost_weight, lib=np):
+    """Interval ``j`` of the grid holding each cost weight, and the position in it.
+
+    Returns ``(j, lam)`` with ``grid[j] <= c <= grid[j + 1]`` (the end intervals
+    extend outwards) and ``lam = (c - g_j) / (g_{j+1} - g_j)``. ``cost_weight``
+    is a scalar or one value per row; ``lib`` is numpy or torch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._nets import grid_position
+    >>> grid_position(np.array([0.0, 1.0, 3.0]), 2.0)
+    (1, 0.5)
+    """
+    m = grid.shape[0] - 1
+    if lib is np:
+        j = np.clip(np.searchsorted(grid, cost_weight, side="right") - 1, 0, m - 1)
+        if np.ndim(j) == 0:
+            j = int(j)
+    else:
+        j = torch.clamp(torch.searchsorted(grid, cost_weight, right=True) - 1, 0, m - 1)
+    lam = (cost_weight - grid[j]) / (grid[j + 1] - grid[j])
+    return j, (float(lam) if lib is np and np.ndim(lam) == 0 else lam)
+
+
 def interpolate_logits(endpoints, corrections, grid, cost_weight, lib=np):
-    """Logits at per-row cost weights from the interval model's heads.
+    """Logits at the cost weight(s) from the interval model's heads.
 
     ``endpoints`` has shape (n, m + 1, K) (one head per grid point),
     ``corrections`` (n, m, K) (one per interval), ``grid`` (m + 1,) and
-    ``cost_weight`` (n,). In the interval ``[g_j, g_{j+1}]`` containing ``c``,
-    with ``lam = (c - g_j) / (g_{j+1} - g_j)``::
+    ``cost_weight`` is a scalar (all rows) or has shape (n,). In the interval
+    ``[g_j, g_{j+1}]`` containing ``c``, with ``lam = (c - g_j) / (g_{j+1} - g_j)``::
 
         logits = (1 - lam) * E_j + lam * E_{j+1} + lam * (1 - lam) * G_j
 
     so the endpoint heads are exact at the grid points and the correction
     vanishes there. ``lib`` is numpy or torch.
     """
-    m = grid.shape[0] - 1
-    if lib is np:
-        j = np.clip(np.searchsorted(grid, cost_weight, side="right") - 1, 0, m - 1)
-    else:
-        j = torch.clamp(torch.searchsorted(grid, cost_weight, right=True) - 1, 0, m - 1)
-    lam = ((cost_weight - grid[j]) / (grid[j + 1] - grid[j]))[:, None]
+    j, lam = grid_position(grid, cost_weight, lib)
+    if lib is np and np.ndim(cost_weight) == 0:
+        # one cost weight for every row (the common case): slice, don't gather
+        return (1 - lam) * endpoints[:, j] + lam * endpoints[:, j + 1] + lam * (1 - lam) * corrections[:, j]
+    lam = lam[:, None]
     rows = lib.arange(endpoints.shape[0])
     return (
         (1 - lam) * endpoints[rows, j]
@@ -321,8 +390,7 @@ class IntervalRegretLoss(nn.Module):
             else:
                 c = mids[torch.arange(n, device=out.device) % (g - 1)]
             logits = interpolate_logits(endpoints, corrections, self.grid, c, lib=torch)
-            j = torch.clamp(torch.searchsorted(self.grid, c, right=True) - 1, 0, g - 2)
-            lam = (c - self.grid[j]) / (self.grid[j + 1] - self.grid[j])
+            j, lam = grid_position(self.grid, c, lib=torch)
             scale = ((1 - lam) * self.scales[j] + lam * self.scales[j + 1])[:, None]
             between = between + self._regret_loss(logits, Q - c[:, None] * C, scale)
         return loss + between / draws

@@ -8,13 +8,12 @@ from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from .utils._compat import Interval, _fit_context, validate_data
 from ._nets import policy_logits
-from ._propensity import _seed
 from ._pooled import PooledOutcomeMixin
+from .utils._compat import Interval, _fit_context, validate_data
+from .utils.validation import check_features, int_seed
 
 __all__ = ["PooledMLP", "SharedHeadsModule"]
 
@@ -329,7 +328,7 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         sums = np.bincount(models, weights=z, minlength=k)
         intercepts = sums / np.maximum(self.n_rows_, 1)  # 0 (the mean) without rows
 
-        seed = _seed(self.random_state)
+        seed = int_seed(self.random_state)
         n_train = X.shape[0]
         callbacks, train_split = [], None
         if self.validation_fraction is not None:
@@ -380,8 +379,7 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         y : ndarray of shape (n_samples, n_models) or (n_samples,)
             Predicted outcomes.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         if models is not None:  # validate before the forward pass
             self._check_models(models, X.shape[0], self.n_models_, reset=False)
         Z = (X - self.x_mean_) / self.x_scale_

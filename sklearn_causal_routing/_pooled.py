@@ -4,9 +4,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
 from .utils._compat import Interval, StrOptions, _fit_context, validate_data
+from .utils.validation import check_features
 
 __all__ = ["PooledOutcomeMixin", "PooledRidge", "is_pooled"]
 
@@ -387,7 +387,6 @@ class PooledRidge(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         y : ndarray of shape (n_samples, n_models) or (n_samples,)
             Predicted outcomes.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         out = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
         return self._select(np.asarray(out, dtype=np.float64), models)

@@ -1,18 +1,25 @@
 """PropensityModel: which model would the old routing rule have picked?"""
 
 import warnings
-from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import HasMethods, _fit_context, validate_data
-from ._feedback import _check_same_length, _encode_actions, make_feedback
-from .base import NestedDefaultsMixin
+from ._feedback import check_feedback, make_feedback
 from .exceptions import OverlapWarning
+from .utils._compat import HasMethods, _fit_context, validate_data
+from .utils._param import NestedDefaultsMixin
+from .utils._stats import kish_ess
+from .utils.validation import (
+    FLOAT_DTYPES,
+    check_enough_models,
+    check_features,
+    check_same_length,
+    encode_labels,
+    int_seed,
+)
 
 __all__ = ["PropensityModel", "overlap_diagnostics"]
 
@@ -22,14 +29,12 @@ MIN_EFFECTIVE_SAMPLES = 30
 MIN_PROPENSITY = 1e-3
 
 
-def _default_propensity_estimator(random_state):
+def default_propensity_estimator(random_state):
     from xgboost import XGBClassifier
 
     # Shallow, column-subsampled trees with coarse histograms: propensities need
-    # calibrated probabilities more than sharp decisions. On 24,000 queries x 384-d
-    # embeddings x 11 models this fits in ~6 s on 2 cores, against ~60 s for 60
-    # trees with 30% of columns and 64 bins, at the same held-out log-loss
-    # (2.280 vs 2.278 on a simulated world of RouterBench's size).
+    # calibrated probabilities more than sharp decisions (measurements behind the
+    # choice: docs/reference/propensity.md).
     return XGBClassifier(
         n_estimators=40,
         max_depth=3,
@@ -45,8 +50,6 @@ def _default_propensity_estimator(random_state):
 def _labels_and_logged(y):
     """Split ``y`` (labels or feedback) into action labels and logged propensities."""
     if getattr(getattr(y, "dtype", None), "names", None) is not None:
-        from ._feedback import check_feedback
-
         y = check_feedback(y)
         logged = np.asarray(y["propensity"], dtype=np.float64)
         return y["action"], (None if np.isnan(logged).any() else logged)
@@ -72,16 +75,6 @@ def expand_proba(classifier, X, n_models):
     proba = np.zeros((X.shape[0], n_models))
     proba[:, np.asarray(classifier.classes_, dtype=np.int64)] = classifier.predict_proba(X)
     return proba
-
-
-def _check_enough_models(classes, name="y"):
-    if len(classes) < 2:
-        raise ValueError(
-            f"{name}: the logs contain a single model (one class: "
-            f"{np.asarray(classes)[0].item()!r}); at least two "
-            "logged models are needed to learn where to route. Add logs in which other "
-            "models answered (even a small randomised share is enough)."
-        )
 
 
 def overlap_diagnostics(propensity, action, classes, *, clip_bounds=None):
@@ -123,10 +116,8 @@ def overlap_diagnostics(propensity, action, classes, *, clip_bounds=None):
     k = len(classes)
     w = 1.0 / propensity
     n_logged = np.bincount(action, minlength=k).astype(np.int64)
-    sum_w = np.bincount(action, weights=w, minlength=k)
-    sum_w2 = np.bincount(action, weights=w * w, minlength=k)
+    ess = kish_ess(w, action, k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ess = np.where(sum_w2 > 0, sum_w**2 / sum_w2, 0.0)
         ess_share = np.where(n_logged > 0, ess / np.maximum(n_logged, 1), 0.0)
     min_prop = np.full(k, np.nan)
     for j in range(k):
@@ -154,7 +145,7 @@ def overlap_diagnostics(propensity, action, classes, *, clip_bounds=None):
     )
 
 
-def _warn_poor_overlap(diag, stacklevel=4):
+def warn_poor_overlap(diag, stacklevel=4):
     if not diag.poor_support:
         return
     parts = []
@@ -259,15 +250,15 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         self : PropensityModel
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, dtype=FLOAT_DTYPES)
         actions, logged = _labels_and_logged(y)
-        _check_same_length(X, actions)
+        check_same_length(X, actions)
         self.classes_ = np.unique(actions)
-        _check_enough_models(self.classes_)
-        encoded = _encode_actions(actions, self.classes_)
+        check_enough_models(self.classes_)
+        encoded = encode_labels(actions, self.classes_)
         if self.estimator is None:
-            est = _default_propensity_estimator(
-                None if self.random_state is None else _seed(self.random_state)
+            est = default_propensity_estimator(
+                None if self.random_state is None else int_seed(self.random_state)
             )
         else:
             est = clone(self.estimator)
@@ -277,7 +268,7 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         else:
             prop = self._proba(X)[np.arange(len(encoded)), encoded]
         self.overlap_ = overlap_diagnostics(prop, encoded, self.classes_)
-        _warn_poor_overlap(self.overlap_)
+        warn_poor_overlap(self.overlap_)
         return self
 
     def _proba(self, X):
@@ -296,8 +287,7 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_models)
             Columns follow ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         return self._proba(X)
 
     def predict(self, X):
@@ -334,13 +324,12 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         propensity : ndarray of shape (n_samples,)
             Values in (0, 1].
         """
-        check_is_fitted(self)
+        X = check_features(self, X)
         actions, logged = _labels_and_logged(y)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        _check_same_length(X, actions)
+        check_same_length(X, actions)
         if logged is not None and self.use_logged:
             return logged
-        idx = _encode_actions(actions, self.classes_, name="y (logged models)")
+        idx = encode_labels(actions, self.classes_, name="y (logged models)")
         proba = self._proba(X)
         return proba[np.arange(len(idx)), idx]
 
@@ -348,13 +337,3 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _seed(random_state):
-    """An int seed derived from any ``random_state`` (int, RandomState, None)."""
-    if isinstance(random_state, Integral):
-        return int(random_state)
-    from sklearn.utils import check_random_state
-
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-

@@ -1,145 +1,27 @@
 """RegretRouter: a routing policy trained to minimise decision regret."""
 
-import difflib
 import warnings
 from numbers import Integral, Real
 from statistics import NormalDist
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import KFold
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from ._feedback import _check_same_length, _resolve_feedback
-from ._nets import (
-    SKORCH_PREFIXES,
-    MLPPolicy,
-    RegretLoss,
-    build_policy_net,
-    fit_net,
-    policy_logits,
-)
-from ._propensity import _seed, expand_proba
-from ._utility import DoublyRobustUtility, fit_utility_cached
-from .base import RouterMixin, check_nested_defaults
+from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, policy_logits
+from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
+from ._feedback import check_logs
+from ._propensity import expand_proba
+from .base import RouterMixin
 from .exceptions import FallbackWarning
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._stats import mean_lcb, softmax
+from .utils.validation import check_features, crossfit_splits, int_seed
 
 __all__ = ["RegretRouter"]
 
 
-def _utility_spread(U):
-    """Spread of utilities across models: RMS of each row's deviations from its mean.
-
-    Dividing regrets by it makes the temperature independent of the units of
-    quality and cost; 1.0 when all models are tied everywhere.
-    """
-    centred = U - U.mean(axis=1, keepdims=True)
-    scale = float(np.sqrt(np.mean(centred**2)))
-    return scale if scale > 0 else 1.0
-
-
-def _mean_lcb(diff, z):
-    """Mean of paired differences and its one-sided normal lower confidence bound.
-
-    ``mean - z * sd / sqrt(n)`` (``ddof=1``); identical pairs give a bound
-    equal to the mean (zero: no evidence of a gain).
-    """
-    mean = float(np.mean(diff))
-    sd = float(np.std(diff, ddof=1)) if diff.size > 1 else 0.0
-    return mean, float(mean - z * sd / np.sqrt(diff.size))
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
-
-
-#: Constraints of the training parameters every policy router has.
-_TRAINING_CONSTRAINTS = {
-    "temperature": [Interval(Real, 0, None, closed="neither")],
-    "utility": [HasMethods(["fit", "utilities"]), None],
-    "hidden_layer_sizes": [tuple, list],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "device": [str],
-}
-
-
-class _PolicyRouterMixin:
-    """What routers with a utility stage and a skorch policy share.
-
-    skorch-style ``module__*`` / ``optimizer__*`` parameters are stored as
-    attributes by ``__init__``, reported by ``get_params`` and accepted by
-    ``set_params``, so ``clone`` and ``GridSearchCV`` handle them like any other
-    parameter; the utility stage is fitted through the in-process cache.
-    """
-
-    def _store_skorch_params(self, kwargs):
-        for key, value in kwargs.items():
-            if not key.startswith(SKORCH_PREFIXES):
-                names = list(self._get_param_names())
-                hint = difflib.get_close_matches(key, names, n=1)
-                hint = f" Did you mean {hint[0]!r}?" if hint else ""
-                raise TypeError(
-                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
-                    f"{key!r}.{hint} Settings of the policy network must start with one "
-                    f"of {', '.join(SKORCH_PREFIXES)} (e.g. module__dropout=0.1, "
-                    "optimizer__weight_decay=1e-3)."
-                )
-            setattr(self, key, value)
-
-    def _fit_utility(self, X, fb, cost_weight=0.0, **params):
-        """Fit (or fetch from the cache) the utility stage, seeded by the router.
-
-        ``params`` override settings of the stage (e.g. ``clip=None``).
-        """
-        utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
-        if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
-            utility.set_params(random_state=_seed(self.random_state))
-        utility.set_params(cost_weight=cost_weight, **params)
-        return fit_utility_cached(utility, X, fb)
-
-    def _training_params(self, seed):
-        """The keyword arguments of ``build_policy_net`` shared by policy routers."""
-        return dict(
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            validation_fraction=self.validation_fraction,
-            n_iter_no_change=self.n_iter_no_change,
-            seed=seed,
-            verbose=self.verbose,
-            device=self.device,
-            extra=self._skorch_params(),
-        )
-
-    def _skorch_params(self):
-        return {k: v for k, v in vars(self).items() if k.startswith(SKORCH_PREFIXES)}
-
-    def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        params.update(self._skorch_params())
-        return params
-
-    def set_params(self, **params):
-        skorch = {k: v for k, v in params.items() if k.startswith(SKORCH_PREFIXES)}
-        for key, value in skorch.items():
-            setattr(self, key, value)
-        rest = {k: v for k, v in params.items() if k not in skorch}
-        check_nested_defaults(self, rest, {"utility": "DoublyRobustUtility()"})
-        return super().set_params(**rest)
-
-
-class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
+class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
     """Route each query to a model, trained from biased logs to minimise regret.
 
     Fitting runs two stages. First a :class:`DoublyRobustUtility` turns the
@@ -332,7 +214,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **_TRAINING_CONSTRAINTS,
+        **TRAINING_CONSTRAINTS,
         "loss": [StrOptions({"softmax", "classification"})],
         "cost_weight": [Interval(Real, 0, None, closed="left")],
         "policy": [HasMethods(["fit", "predict_proba"]), None],
@@ -414,9 +296,9 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
             the best single model; the router then routes every query to
             ``fallback_``.
         """
-        X = validate_data(self, X, dtype=[np.float32, np.float64])
-        fb = _resolve_feedback(y, quality, cost, propensity)
-        _check_same_length(X, fb)
+        X, fb, _ = check_logs(self, X, y, quality, cost, propensity)
+        if self.policy is None:
+            self._check_network()
         if self.policy is not None and self.loss != "classification":
             raise ValueError(
                 "policy: a scikit-learn classifier can only be trained with "
@@ -434,7 +316,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         self.classes_ = self.utility_.classes_
         U = self.utility_.utilities(self.cost_weight)
         self.constant_values_ = U.mean(axis=0)
-        self.utility_scale_ = _utility_spread(U)
+        self.utility_scale_ = utility_spread(U)
         self.policy_ = self._fit_policy(X, U, self.utility_scale_)
         self.fallback_ = None
         self.fallback_report_ = None
@@ -450,7 +332,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         regret = (U.max(axis=1, keepdims=True) - U) / scale
         if self.policy is not None:
             return clone(self.policy).fit(X, np.argmin(regret, axis=1))
-        seed = _seed(self.random_state)
+        seed = int_seed(self.random_state)
         net = build_policy_net(
             module=MLPPolicy,
             module_params={
@@ -491,25 +373,25 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
     def _fallback_check(self, X, U, fb):
         """Cross-fitted DR comparison of the policy with the best single model."""
         n = X.shape[0]
-        folds = KFold(self.fallback_cv, shuffle=True, random_state=_seed(self.random_state))
+        folds = crossfit_splits(self.fallback_cv, X, [], int_seed(self.random_state), name="fallback_cv")
         decisions = np.empty(n, dtype=np.intp)
-        for train, test in folds.split(X):
-            policy = self._fit_policy(X[train], U[train], _utility_spread(U[train]))
+        for train, test in folds:
+            policy = self._fit_policy(X[train], U[train], utility_spread(U[train]))
             decisions[test] = np.argmax(self._policy_scores(policy, X[test]), axis=1)
         V = self._evaluation_utilities(X, fb, U)
         routed = V[np.arange(n), decisions]
         z = NormalDist().inv_cdf(self.fallback_confidence)
-        values, values_lcb = np.array([_mean_lcb(V[:, t], z) for t in range(V.shape[1])]).T
+        values, values_lcb = np.array([mean_lcb(V[:, t], z) for t in range(V.shape[1])]).T
         # The model with the best lower bound, not the best mean: on small or
         # skewed logs, a rarely logged model's mean is the noisiest, and the
         # largest of noisy means is biased upward (the winner's curse).
         best = int(np.argmax(values_lcb))
-        gain, gain_lcb = _mean_lcb(routed - V[:, best], z)
+        gain, gain_lcb = mean_lcb(routed - V[:, best], z)
         logging_value = logging_gain = logging_gain_lcb = np.nan
         if getattr(self.utility_, "logged_propensity_", False):
             logged = self._logged_utilities(fb)
             logging_value = float(np.mean(logged))
-            logging_gain, logging_gain_lcb = _mean_lcb(routed - logged, z)
+            logging_gain, logging_gain_lcb = mean_lcb(routed - logged, z)
         return Bunch(
             policy_value=float(np.mean(routed)),
             best_single=np.asarray(self.classes_[best]).item(),
@@ -543,10 +425,6 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
 
     # -- routing ------------------------------------------------------------------
 
-    def _validate_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
-
     def _policy_scores(self, policy, X):
         """Scores whose argmax is the policy's decision: logits, or classifier probabilities."""
         if self.policy is None:
@@ -576,7 +454,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
             The MLP's logits (or the classifier policy's probabilities); when
             the router fell back, 1 for ``fallback_`` and 0 elsewhere.
         """
-        return self._decision_scores(self._validate_X(X))
+        return self._decision_scores(check_features(self, X))
 
     def policy_predict(self, X):
         """The trained policy's own decisions, whether or not the router fell back.
@@ -595,7 +473,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``: the highest-scored model of ``policy_``.
         """
-        scores = self._policy_scores(self.policy_, self._validate_X(X))
+        scores = self._policy_scores(self.policy_, check_features(self, X))
         return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X):
@@ -616,7 +494,7 @@ class RegretRouter(RouterMixin, _PolicyRouterMixin, BaseEstimator):
         scores = self.decision_function(X)
         if self.policy is not None or getattr(self, "fallback_", None) is not None:
             return scores
-        return _softmax(scores.astype(np.float64) / self.temperature)
+        return softmax(scores.astype(np.float64) / self.temperature)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,32 +3,27 @@
 import copy
 import warnings
 from collections import OrderedDict
-from numbers import Integral, Real
+from numbers import Real
 
 import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from ._feedback import (
-    _check_same_length,
-    _encode_actions,
-    _grader_fields,
-    _resolve_feedback,
-)
-from ._propensity import (
-    PropensityModel,
-    _check_enough_models,
-    _seed,
-    _warn_poor_overlap,
-    overlap_diagnostics,
-)
-from .base import NestedDefaultsMixin
+from ._feedback import check_logs, grader_fields
 from ._pooled import is_pooled
+from ._propensity import PropensityModel, overlap_diagnostics, warn_poor_overlap
 from .exceptions import JudgeGradeWarning, SmallArmWarning
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._param import NestedDefaultsMixin
+from .utils.validation import (
+    check_cost_weight,
+    check_features,
+    crossfit_splits,
+    encode_labels,
+    int_seed,
+)
 
 __all__ = ["DoublyRobustUtility"]
 
@@ -120,7 +115,7 @@ def warn_small_arms(small, stacklevel=3):
 
 
 def _warn_judge_grades(fb, stacklevel=4):
-    gold, _ = _grader_fields(fb)
+    gold, _ = grader_fields(fb)
     if not gold.all():
         warnings.warn(
             f"The feedback marks {int((~gold).sum())} of {gold.size} rows as judge-graded "
@@ -296,24 +291,9 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def _splits(self, X, action):
-        if isinstance(self.cv, Integral):
-            if self.cv < 2:
-                raise ValueError(
-                    f"cv must be at least 2 cross-fitting folds; got cv={self.cv}."
-                )
-            seed = None if self.random_state is None else _seed(self.random_state)
-            counts = np.bincount(action)
-            if counts.min() >= self.cv:
-                splitter = StratifiedKFold(self.cv, shuffle=True, random_state=seed)
-            else:
-                splitter = KFold(self.cv, shuffle=True, random_state=seed)
-            return list(splitter.split(X, action))
-        return list(check_cv(self.cv).split(X, action))
-
     def _propensity_estimator(self):
         if self.propensity is None:
-            seed = None if self.random_state is None else _seed(self.random_state)
+            seed = None if self.random_state is None else int_seed(self.random_state)
             return PropensityModel(random_state=seed)
         if isinstance(self.propensity, PropensityModel):
             return clone(self.propensity)
@@ -342,14 +322,10 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self : DoublyRobustUtility
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        fb = _resolve_feedback(y, quality, cost, propensity)
-        _check_same_length(X, fb)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         _warn_judge_grades(fb)
         clip = _check_clip(self.clip)
-        self.classes_ = np.unique(fb["action"])
-        _check_enough_models(self.classes_)
-        action = _encode_actions(fb["action"], self.classes_)
+        action = encode_labels(fb["action"], self.classes_)
         q = np.asarray(fb["quality"], dtype=np.float64)
         c = np.asarray(fb["cost"], dtype=np.float64)
         logged = np.asarray(fb["propensity"], dtype=np.float64)
@@ -361,16 +337,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         prop = logged.copy() if self.logged_propensity_ else np.empty(n)
         self.outcome_models_ = []
         small = []
-        splits = self._splits(X, action)
-        covered = np.bincount(np.concatenate([test for _, test in splits]), minlength=n)
-        if not np.all(covered == 1):
-            raise ValueError(
-                "cv must put every row in exactly one test fold (cross-fitting needs an "
-                f"out-of-fold estimate for each row); with cv={self.cv!r}, "
-                f"{int(np.sum(covered == 0))} rows are in no test fold and "
-                f"{int(np.sum(covered > 1))} in several. Use an int or a KFold-like "
-                "splitter."
-            )
+        splits = crossfit_splits(self.cv, X, [action], self.random_state)
         for train, test in splits:
             if not self.logged_propensity_:
                 pm = self._propensity_estimator()
@@ -405,7 +372,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self.overlap_ = overlap_diagnostics(
             prop, action, self.classes_, clip_bounds=self.clip_bounds_
         )
-        _warn_poor_overlap(self.overlap_)
+        warn_poor_overlap(self.overlap_)
         self.propensity_ = clipped
         self.outcome_quality_ = mu_q
         self.outcome_cost_ = mu_c
@@ -462,7 +429,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
             ``quality_ - cost_weight * cost_``.
         """
         check_is_fitted(self)
-        cw = self.cost_weight if cost_weight is None else float(cost_weight)
+        cw = self.cost_weight if cost_weight is None else check_cost_weight(cost_weight)
         return self.quality_ - cw * self.cost_
 
     def predict_outcomes(self, X):
@@ -480,8 +447,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         cost : ndarray of shape (n_samples, n_models)
             Predicted cost, likewise.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         quality = np.mean(
             [predict_per_model(m["quality"], X) for m in self.outcome_models_], axis=0
         )
@@ -505,7 +471,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
             ``classes_``.
         """
         quality, cost = self.predict_outcomes(X)
-        cw = self.cost_weight if cost_weight is None else float(cost_weight)
+        cw = self.cost_weight if cost_weight is None else check_cost_weight(cost_weight)
         return quality - cw * cost
 
     def transform(self, X):

@@ -2,56 +2,28 @@
 
 import numpy as np
 
-from ._feedback import _resolve_feedback
+from ._feedback import resolve_feedback
+from .utils._param import check_nested_defaults
 
-__all__ = ["RouterMixin", "check_nested_defaults"]
+__all__ = ["ROUTER_FIT_DOC", "RouterMixin", "check_nested_defaults"]
 
-
-def check_nested_defaults(estimator, params, defaults):
-    """Explain ``set_params(stage__param=...)`` on a stage left at ``None``.
-
-    scikit-learn's ``set_params`` cannot reach a parameter of a nested estimator
-    that is ``None`` (built only inside ``fit``) and fails with a bare
-    AttributeError; this raises a ValueError showing the call that works.
-    ``defaults`` maps each such parameter name to the expression of its default.
-    """
-    for key in sorted(params):
-        stage, sep, _ = key.partition("__")
-        if sep and stage in defaults and getattr(estimator, stage) is None and stage not in params:
-            name = type(estimator).__name__
-            raise ValueError(
-                f"Cannot set {key!r}: {name}({stage}=None) builds its default "
-                f"{stage} only inside fit, so there is nothing to set it on yet. Pass "
-                f"it explicitly, e.g. GridSearchCV({name}({stage}={defaults[stage]}), "
-                f"{{{key!r}: [...]}})."
-            )
-
-
-class NestedDefaultsMixin:
-    """``set_params`` that explains nested keys on stages left at ``None``.
-
-    Subclasses list, in ``_nested_defaults``, each parameter that holds an
-    estimator built only inside ``fit`` when ``None``, mapped to the
-    expression of its default (see :func:`check_nested_defaults`).
-    """
-
-    _nested_defaults = {}
-
-    def set_params(self, **params):
-        """Set parameters; nested keys need the sub-estimator given explicitly.
-
+#: Parameters and Returns of every router's ``fit(X, y, quality=None, *, cost=None,
+#: propensity=None)``, appended to a one-line summary as its docstring.
+ROUTER_FIT_DOC = """
         Parameters
         ----------
-        **params : dict
-            Estimator parameters, ``stage__param`` style for nested ones.
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        y : feedback array or array-like of shape (n_samples,)
+            Logged feedback, or logged model labels with ``quality``.
+        quality, cost, propensity : array-like, default=None
+            For the form ``fit(X, t, quality, cost=cost)``.
 
         Returns
         -------
-        self : estimator
-            This estimator.
-        """
-        check_nested_defaults(self, params, self._nested_defaults)
-        return super().set_params(**params)
+        self
+            Fitted router.
+"""
 
 
 class RouterMixin:
@@ -115,7 +87,7 @@ class RouterMixin:
         """
         from .metrics import policy_value
 
-        fb = _resolve_feedback(y, quality, cost, propensity, caller="score")
+        fb = resolve_feedback(y, quality, cost, propensity, caller="score")
         return policy_value(self.predict(X), X, fb, cost_weight=self.cost_weight)
 
     def __sklearn_tags__(self):

@@ -18,14 +18,9 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
-from ._feedback import _check_same_length, _encode_actions, _resolve_feedback
-from ._propensity import (
-    _check_enough_models,
-    _default_propensity_estimator,
-    _seed,
-    expand_proba,
-)
+from ._feedback import check_logs
+from ._pooled import is_pooled
+from ._propensity import default_propensity_estimator, expand_proba
 from ._utility import (
     DoublyRobustUtility,
     fit_per_model,
@@ -33,9 +28,11 @@ from ._utility import (
     predict_per_model,
     warn_small_arms,
 )
-from .base import NestedDefaultsMixin, RouterMixin
-from ._pooled import is_pooled
+from .base import ROUTER_FIT_DOC, RouterMixin
 from .exceptions import SmallArmWarning
+from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._param import NestedDefaultsMixin
+from .utils.validation import check_cost_weight, check_features, encode_labels, int_seed
 
 __all__ = [
     "CarrotRouter",
@@ -45,36 +42,8 @@ __all__ = [
     "SingleModelRouter",
 ]
 
-_FIT_DOC = """
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        y : feedback array or array-like of shape (n_samples,)
-            Logged feedback, or logged model labels with ``quality``.
-        quality, cost, propensity : array-like, default=None
-            For the form ``fit(X, t, quality, cost=cost)``.
-
-        Returns
-        -------
-        self
-            Fitted router.
-"""
-
-
-def _prepare(estimator, X, y, quality, cost, propensity):
-    X = validate_data(estimator, X, dtype=[np.float64, np.float32])
-    fb = _resolve_feedback(y, quality, cost, propensity)
-    _check_same_length(X, fb)
-    classes = np.unique(fb["action"])
-    _check_enough_models(classes)
-    return X, fb, classes
-
-
 def _one_hot(idx, k):
-    out = np.zeros((len(idx), k))
-    out[np.arange(len(idx)), idx] = 1.0
-    return out
+    return np.eye(k)[idx]
 
 
 class _PlugInRouterMixin:
@@ -101,8 +70,7 @@ class _PlugInRouterMixin:
         cost : ndarray of shape (n_samples, n_models)
             Predicted cost.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         return self._predict_outcomes(X)
 
     def predict_utility(self, X, cost_weight=None):
@@ -128,17 +96,8 @@ class _PlugInRouterMixin:
     def _weight_at_predict(self, cost_weight, n):
         if cost_weight is None:
             return self.cost_weight
-        try:
-            w = np.asarray(cost_weight, dtype=np.float64)
-        except (TypeError, ValueError):
-            w = None
-        if (w is None or w.ndim > 1 or (w.ndim == 1 and w.shape[0] != n)
-                or not np.all(np.isfinite(w)) or (w < 0).any()):
-            raise ValueError(
-                "cost_weight must be None, a number >= 0, or an array of one number >= 0 "
-                f"per query ({n}); got {cost_weight!r}."
-            )
-        return w if w.ndim == 0 else w[:, None]
+        w = check_cost_weight(cost_weight, n=n)
+        return w[:, None]
 
     def decision_function(self, X, cost_weight=None):
         """Predicted utility of every model (same as :meth:`predict_utility`).
@@ -254,13 +213,13 @@ class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, Base
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         self.quality_models_, self.cost_models_ = _fit_observed_rows(
             X, fb, self.classes_, self.quality_model, self.cost_model
         )
         return self
 
-    fit.__doc__ = "Fit one quality and one cost regressor per model.\n" + _FIT_DOC
+    fit.__doc__ = "Fit one quality and one cost regressor per model.\n" + ROUTER_FIT_DOC
 
     def _predict_outcomes(self, X):
         return predict_per_model(self.quality_models_, X), predict_per_model(self.cost_models_, X)
@@ -268,7 +227,7 @@ class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, Base
 
 def _fit_observed_rows(X, fb, classes, quality_model, cost_model):
     """Per-model quality and cost regressions on the rows each model served."""
-    action = _encode_actions(fb["action"], classes)
+    action = encode_labels(fb["action"], classes)
     rows = np.arange(X.shape[0])
     small = []
     quality = fit_per_model(
@@ -338,9 +297,9 @@ class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         if self.model is not None:
-            _encode_actions(np.asarray([self.model]), self.classes_, name="model")
+            encode_labels(np.asarray([self.model]), self.classes_, name="model", known="the models in the logs (classes_)")
             self.model_ = self.model
             self.values_ = None
             return self
@@ -349,7 +308,7 @@ class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
         self.model_ = self.classes_[int(np.argmax(self.values_))]
         return self
 
-    fit.__doc__ = "Pick the model (estimating every model's value if needed).\n" + _FIT_DOC
+    fit.__doc__ = "Pick the model (estimating every model's value if needed).\n" + ROUTER_FIT_DOC
 
     def predict(self, X):
         """``model_`` for every query.
@@ -364,8 +323,7 @@ class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             All equal to ``model_``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         return np.full(X.shape[0], self.model_, dtype=self.classes_.dtype)
 
     def predict_proba(self, X):
@@ -382,7 +340,7 @@ class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
             One-hot rows.
         """
         labels = self.predict(X)
-        return _one_hot(_encode_actions(labels, self.classes_), len(self.classes_))
+        return _one_hot(encode_labels(labels, self.classes_), len(self.classes_))
 
 
 class ImitationRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
@@ -463,18 +421,18 @@ class ImitationRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
-        action = _encode_actions(fb["action"], self.classes_)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
+        action = encode_labels(fb["action"], self.classes_)
         if self.estimator is None:
-            seed = None if self.random_state is None else _seed(self.random_state)
-            est = _default_propensity_estimator(seed)
+            seed = None if self.random_state is None else int_seed(self.random_state)
+            est = default_propensity_estimator(seed)
         else:
             est = clone(self.estimator)
         self.estimator_ = est.fit(X, action)
         return self
 
     fit.__doc__ = (
-        "Fit the classifier of the logged model (outcomes and costs are unused).\n" + _FIT_DOC
+        "Fit the classifier of the logged model (outcomes and costs are unused).\n" + ROUTER_FIT_DOC
     )
 
     def predict_proba(self, X):
@@ -493,8 +451,7 @@ class ImitationRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_models)
             Columns follow ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = check_features(self, X)
         return expand_proba(self.estimator_, X, len(self.classes_))
 
     def decision_function(self, X):
@@ -680,7 +637,7 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         if self.correction is None:
             self.utility_ = None
             self.quality_models_, self.cost_models_ = _fit_observed_rows(
@@ -706,7 +663,7 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
 
     fit.__doc__ = (
         "Fit the quality and cost regressions (on doubly robust pseudo-outcomes "
-        "with ``correction='dr'``).\n" + _FIT_DOC
+        "with ``correction='dr'``).\n" + ROUTER_FIT_DOC
     )
 
     def _predict_outcomes(self, X):
@@ -766,6 +723,12 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
     neighbors_ : list of NearestNeighbors
         ``"per_model"``: one index per model, over the rows it served;
         ``"shared"``: one index over all rows.
+    index_rows_ : list of ndarray of int
+        The logged rows behind each index of ``neighbors_``.
+    logged_action_ : ndarray of int of shape (n_logged,)
+        Column (into ``classes_``) of the model that served each logged row.
+    logged_quality_, logged_cost_ : ndarray of shape (n_logged,)
+        Observed quality and cost of each logged row.
     quality_means_, cost_means_ : ndarray of shape (n_models,)
         Mean observed quality and cost of each model over its logged rows
         (the ``"shared"`` fallback).
@@ -833,7 +796,7 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
-        X, fb, self.classes_ = _prepare(self, X, y, quality, cost, propensity)
+        X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         n, k = X.shape[0], self.n_neighbors
         if k > n:
             raise ValueError(
@@ -841,27 +804,27 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
                 f"a query cannot have more neighbours than there are logged queries. "
                 f"Use KNNRouter(n_neighbors={n}) or fewer, or more logs."
             )
-        action = _encode_actions(fb["action"], self.classes_)
-        self._action = action
-        self._quality = np.asarray(fb["quality"], dtype=np.float64)
-        self._cost = np.asarray(fb["cost"], dtype=np.float64)
+        action = encode_labels(fb["action"], self.classes_)
+        self.logged_action_ = action
+        self.logged_quality_ = np.asarray(fb["quality"], dtype=np.float64)
+        self.logged_cost_ = np.asarray(fb["cost"], dtype=np.float64)
         counts = np.bincount(action, minlength=len(self.classes_))
-        self.quality_means_ = np.bincount(action, weights=self._quality) / counts
-        self.cost_means_ = np.bincount(action, weights=self._cost) / counts
+        self.quality_means_ = np.bincount(action, weights=self.logged_quality_) / counts
+        self.cost_means_ = np.bincount(action, weights=self.logged_cost_) / counts
 
         def index(rows, n_neighbors):
             nn = NearestNeighbors(n_neighbors=n_neighbors, metric=self.metric, n_jobs=self.n_jobs)
             return nn.fit(X[rows])
 
         if self.neighborhood == "shared":
-            self._rows = [np.arange(n)]
-            self.neighbors_ = [index(self._rows[0], k)]
+            self.index_rows_ = [np.arange(n)]
+            self.neighbors_ = [index(self.index_rows_[0], k)]
             return self
-        self._rows = [np.flatnonzero(action == j) for j in range(len(self.classes_))]
-        self.neighbors_ = [index(rows, min(k, rows.size)) for rows in self._rows]
+        self.index_rows_ = [np.flatnonzero(action == j) for j in range(len(self.classes_))]
+        self.neighbors_ = [index(rows, min(k, rows.size)) for rows in self.index_rows_]
         small = [
             f"{np.asarray(label).item()!r} ({rows.size} rows)"
-            for label, rows in zip(self.classes_, self._rows)
+            for label, rows in zip(self.classes_, self.index_rows_)
             if rows.size < k
         ]
         if small:
@@ -873,7 +836,7 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
             )
         return self
 
-    fit.__doc__ = "Index the logged queries for the neighbour searches.\n" + _FIT_DOC
+    fit.__doc__ = "Index the logged queries for the neighbour searches.\n" + ROUTER_FIT_DOC
 
     def _weights(self, dist):
         """Neighbour weights; ``inf`` distances mark non-neighbours (weight 0)."""
@@ -900,16 +863,16 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
         m, n_models = X.shape[0], len(self.classes_)
         quality, cost = np.empty((m, n_models)), np.empty((m, n_models))
         if self.neighborhood == "per_model":
-            for j, (nn, rows) in enumerate(zip(self.neighbors_, self._rows)):
+            for j, (nn, rows) in enumerate(zip(self.neighbors_, self.index_rows_)):
                 dist, ind = nn.kneighbors(X)
                 w = self._weights(dist)
                 w /= w.sum(axis=1, keepdims=True)
-                quality[:, j] = np.sum(w * self._quality[rows[ind]], axis=1)
-                cost[:, j] = np.sum(w * self._cost[rows[ind]], axis=1)
+                quality[:, j] = np.sum(w * self.logged_quality_[rows[ind]], axis=1)
+                cost[:, j] = np.sum(w * self.logged_cost_[rows[ind]], axis=1)
             return quality, cost
         dist, ind = self.neighbors_[0].kneighbors(X)
-        served = self._action[ind]
-        q, c = self._quality[ind], self._cost[ind]
+        served = self.logged_action_[ind]
+        q, c = self.logged_quality_[ind], self.logged_cost_[ind]
         for j in range(n_models):
             w = self._weights(np.where(served == j, dist, np.inf))
             total = w.sum(axis=1)

@@ -2,7 +2,7 @@
 
 from sklearn import pipeline as _skpipeline
 
-from ._feedback import _resolve_feedback
+from ._feedback import resolve_feedback
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -10,7 +10,7 @@ __all__ = ["Pipeline", "make_pipeline"]
 def _feedback_or_y(y, quality, cost, propensity, caller):
     if quality is None and cost is None and propensity is None:
         return y  # fit(X, feedback) or an ordinary y: scikit-learn's business
-    return _resolve_feedback(y, quality, cost, propensity, caller=caller)
+    return resolve_feedback(y, quality, cost, propensity, caller=caller)
 
 
 class Pipeline(_skpipeline.Pipeline):

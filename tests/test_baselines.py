@@ -197,7 +197,7 @@ def test_single_model_int_labels():
 
 @pytest.mark.parametrize("model", ["gpt-5", "Large", 3])
 def test_single_model_unknown_label(logs, model):
-    with pytest.raises(ValueError, match=r"model contains model label\(s\).*known models"):
+    with pytest.raises(ValueError, match=r"model contains model label\(s\).*not among the models in the logs"):
         SingleModelRouter(model=model).fit(logs.X, logs.feedback)
 
 
@@ -319,7 +319,7 @@ def test_cost_weight_sweep_needs_no_refit(logs, name):
                        np.searchsorted(fitted.classes_, at_half))
     assert fitted.cost_weight == 0.0
     for bad in (-1.0, np.nan, [0.1, 0.2], "high"):
-        with pytest.raises(ValueError, match="cost_weight must be None, a number >= 0"):
+        with pytest.raises(ValueError, match="cost_weight must be a finite number >= 0, or an array of one value per query"):
             fitted.predict(logs.X, cost_weight=bad)
 
 

@@ -297,7 +297,7 @@ def test_bad_decisions(table):
         table.value(np.ones((table.n_samples, 3)) / 3)
     with pytest.raises(ValueError, match="cost_weight must be a finite number >= 0"):
         table.oracle_value(-1.0)
-    with pytest.raises(TypeError, match="cost_weight"):
+    with pytest.raises(ValueError, match="cost_weight must be a finite number"):
         table.utility("high")
 
 

@@ -1,6 +1,8 @@
 """Bad input across PropensityModel, DoublyRobustUtility, the baselines and
 make_feedback: each error has the right type and names the argument at fault."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -363,3 +365,92 @@ def test_not_fitted_error(data, name, method):
     }.get(method, (X,))
     with pytest.raises(NotFittedError, match=f"This {name} instance is not fitted yet"):
         getattr(est, method)(*args)
+
+
+# --- audit of issue "One house", item 6: inputs that used to slip through ----------
+
+
+def test_integrative_utility_keeps_feature_names_of_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    from sklearn_causal_routing import IntegrativeUtility
+
+    rng = np.random.default_rng(0)
+    n = 240
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["len", "code", "math"])
+    t = np.array(["a", "b"] * (n // 2))
+    gold = np.arange(n) % 3 == 0
+    q = rng.normal(size=n)
+    judge = q + 0.3  # a biased judge; gold rows carry both grades
+    fb = make_feedback(t, np.where(gold, q, judge), cost=rng.random(n), gold=gold,
+                       judge=judge, propensity=np.full(n, 0.5))
+    iu = IntegrativeUtility(quality_model=Ridge(), cost_model=Ridge(), grade_model=Ridge(),
+                            random_state=0).fit(X, fb)
+    assert list(iu.feature_names_in_) == ["len", "code", "math"]
+    with pytest.raises(ValueError, match="feature names"):
+        iu.predict_bias(X.rename(columns={"len": "length"}))
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1.0, np.inf, "x"])
+def test_utilities_reject_the_cost_weights_the_constructor_rejects(data, bad):
+    X, t, q, c, p = data
+    dr = _dru().fit(X, t, q, cost=c)
+    with pytest.raises((ValueError, TypeError), match="cost_weight must be a finite number >= 0"):
+        dr.utilities(bad)
+    with pytest.raises((ValueError, TypeError), match="cost_weight must be a finite number >= 0"):
+        dr.predict(X[:2], cost_weight=bad)
+
+
+@pytest.mark.parametrize("field", ["y (quality)", "cost"])
+def test_outcomes_large_enough_to_overflow_are_rejected(data, field):
+    X, t, q, c, p = data
+    q, c = q.copy(), c.copy()
+    (q if field == "y (quality)" else c)[3] = 1e300
+    with pytest.raises(ValueError, match=rf"{re.escape(field)} contains 1 value\(s\) larger than 1e\+12"):
+        make_feedback(t, q, cost=c)
+
+
+def test_hand_built_feedback_with_overflowing_cost_is_rejected(data):
+    X, t, q, c, p = data
+    fb = make_feedback(t, q, cost=c)
+    fb["cost"][0] = 1e200
+    with pytest.raises(ValueError, match=r"y\['cost'\] contains 1 value\(s\) larger than"):
+        _dru().fit(X, fb)
+
+
+@pytest.mark.parametrize("make", ["RegretRouter", "IntervalRouter"])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"device": "banana"}, r"device must be a torch device such as 'cpu'.*got 'banana'"),
+        ({"hidden_layer_sizes": (0,)}, r"hidden_layer_sizes must be a non-empty tuple of integers >= 1"),
+        ({"hidden_layer_sizes": ()}, r"hidden_layer_sizes must be a non-empty tuple"),
+        ({"hidden_layer_sizes": (8, 2.5)}, r"hidden_layer_sizes must be a non-empty tuple"),
+    ],
+)
+def test_policy_network_settings_are_checked_before_torch(data, make, params, match):
+    import sklearn_causal_routing as scr
+
+    X, t, q, c, p = data
+    router = getattr(scr, make)(utility=_dru(), max_epochs=2, random_state=0, **params)
+    with pytest.raises(ValueError, match=match):
+        router.fit(X, t, q, cost=c)
+
+
+def test_cuda_device_without_a_gpu_says_so(data):
+    import torch
+
+    from sklearn_causal_routing import RegretRouter
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    X, t, q, c, p = data
+    with pytest.raises(ValueError, match="asks for a CUDA GPU, but torch sees none"):
+        RegretRouter(utility=_dru(), device="cuda", max_epochs=2).fit(X, t, q, cost=c)
+
+
+def test_fewer_rows_than_cross_fitting_folds_names_cv(data):
+    X, t, q, c, p = data
+    dr = DoublyRobustUtility(quality_model=Ridge(), cost_model=Ridge(),
+                             propensity=LogisticRegression(), cv=5)
+    with pytest.raises(ValueError, match=r"cv=5 cross-fitting folds need at least 5 rows.*got 2"):
+        dr.fit(X[:2], ["a", "b"], q[:2], cost=c[:2])

@@ -296,3 +296,36 @@ def test_single_logged_model_is_refused(small):
     fb = make_feedback(np.full(len(logs.X), "only"), logs.feedback["quality"])
     with pytest.raises(ValueError, match="single model"):
         RegretRouter(**FAST).fit(logs.X, fb)
+
+
+# --- training progress and convergence ----------------------------------------------
+
+
+def test_verbose_epoch_table_goes_to_stderr_without_colour_codes(small, capsys):
+    _, logs = small
+    RegretRouter(verbose=1, hidden_layer_sizes=(8,), max_epochs=2, fallback=None,
+                 random_state=0).fit(logs.X, logs.feedback)
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout stays free for results
+    assert "epoch" in err and "valid_loss" in err
+    assert "\x1b[" not in err  # captured stderr is not a terminal: plain text
+
+
+def test_stopping_at_max_epochs_while_still_improving_warns(small):
+    from sklearn.exceptions import ConvergenceWarning
+
+    _, logs = small
+    with pytest.warns(ConvergenceWarning, match=r"max_epochs=2 while its validation loss was still falling"):
+        RegretRouter(hidden_layer_sizes=(8,), max_epochs=2, lr=1e-4, fallback=None,
+                     random_state=0).fit(logs.X, logs.feedback)
+
+
+def test_early_stopping_before_max_epochs_does_not_warn(small):
+    from sklearn.exceptions import ConvergenceWarning
+
+    _, logs = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        router = RegretRouter(hidden_layer_sizes=(8,), max_epochs=400, lr=0.05, n_iter_no_change=2,
+                              fallback=None, random_state=0).fit(logs.X, logs.feedback)
+    assert len(router.policy_.history) < 400  # it did stop early

@@ -1,0 +1,137 @@
+"""What the policy routers share: training settings, the utility stage, the network.
+
+:class:`~sklearn_causal_routing.RegretRouter` and
+:class:`~sklearn_causal_routing.IntervalRouter` both fit a utility stage
+(through the in-process cache) and train a skorch policy on its utilities;
+this module holds that common part.
+"""
+
+import difflib
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+
+from ._nets import SKORCH_PREFIXES
+from ._utility import DoublyRobustUtility, fit_utility_cached
+from .utils._compat import HasMethods, Interval
+from .utils._param import check_nested_defaults
+from .utils.validation import int_seed
+
+__all__ = ["TRAINING_CONSTRAINTS", "PolicyRouterMixin", "utility_spread"]
+
+
+def utility_spread(U):
+    """Spread of utilities across models: RMS of each row's deviations from its mean.
+
+    Dividing regrets by it makes the temperature independent of the units of
+    quality and cost; 1.0 when all models are tied everywhere.
+    """
+    centred = U - U.mean(axis=1, keepdims=True)
+    scale = float(np.sqrt(np.mean(centred**2)))
+    return scale if scale > 0 else 1.0
+
+
+#: Constraints of the training parameters every policy router has.
+TRAINING_CONSTRAINTS = {
+    "temperature": [Interval(Real, 0, None, closed="neither")],
+    "utility": [HasMethods(["fit", "utilities"]), None],
+    "hidden_layer_sizes": [tuple, list],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "device": [str],
+}
+
+
+class PolicyRouterMixin:
+    """What routers with a utility stage and a skorch policy share.
+
+    skorch-style ``module__*`` / ``optimizer__*`` parameters are stored as
+    attributes by ``__init__``, reported by ``get_params`` and accepted by
+    ``set_params``, so ``clone`` and ``GridSearchCV`` handle them like any other
+    parameter; the utility stage is fitted through the in-process cache.
+    """
+
+    def _store_skorch_params(self, kwargs):
+        for key, value in kwargs.items():
+            if not key.startswith(SKORCH_PREFIXES):
+                names = list(self._get_param_names())
+                hint = difflib.get_close_matches(key, names, n=1)
+                hint = f" Did you mean {hint[0]!r}?" if hint else ""
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                    f"{key!r}.{hint} Settings of the policy network must start with one "
+                    f"of {', '.join(SKORCH_PREFIXES)} (e.g. module__dropout=0.1, "
+                    "optimizer__weight_decay=1e-3)."
+                )
+            setattr(self, key, value)
+
+    def _fit_utility(self, X, fb, cost_weight=0.0, **params):
+        """Fit (or fetch from the cache) the utility stage, seeded by the router.
+
+        ``params`` override settings of the stage (e.g. ``clip=None``).
+        """
+        utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
+        if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
+            utility.set_params(random_state=int_seed(self.random_state))
+        utility.set_params(cost_weight=cost_weight, **params)
+        return fit_utility_cached(utility, X, fb)
+
+    def _training_params(self, seed):
+        """The keyword arguments of ``build_policy_net`` shared by policy routers."""
+        return dict(
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            validation_fraction=self.validation_fraction,
+            n_iter_no_change=self.n_iter_no_change,
+            seed=seed,
+            verbose=self.verbose,
+            device=self.device,
+            extra=self._skorch_params(),
+        )
+
+    def _skorch_params(self):
+        return {k: v for k, v in vars(self).items() if k.startswith(SKORCH_PREFIXES)}
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._skorch_params())
+        return params
+
+    def set_params(self, **params):
+        skorch = {k: v for k, v in params.items() if k.startswith(SKORCH_PREFIXES)}
+        for key, value in skorch.items():
+            setattr(self, key, value)
+        rest = {k: v for k, v in params.items() if k not in skorch}
+        check_nested_defaults(self, rest, {"utility": "DoublyRobustUtility()"})
+        return super().set_params(**rest)
+
+    def _check_network(self):
+        """Hidden layers and device, checked before torch sees them."""
+        sizes = self.hidden_layer_sizes
+        if len(sizes) == 0 or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty tuple of integers >= 1 (the width "
+                f"of each hidden layer), e.g. hidden_layer_sizes=(64,); got {sizes!r}."
+            )
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                "device must be a torch device such as 'cpu', 'cuda' or 'cuda:0'; got "
+                f"{self.device!r}."
+            ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} asks for a CUDA GPU, but torch sees none "
+                f"(torch {torch.__version__}); use device='cpu'."
+            )
