@@ -467,8 +467,8 @@ def _split(table, seed):
     return table.train_test_split(test_size=0.3, random_state=seed)
 
 
-def _log(table, scenario, seed):
-    """Logs of ``table`` under ``scenario`` (via a callable logging rule)."""
+def _simulate_logs(table, scenario, seed):
+    """Simulated logs of ``table`` under ``scenario`` (its logging rule, its log_fraction)."""
     train = table
     if scenario.log_fraction < 1.0:
         rng = np.random.default_rng(seed + 7919)
@@ -689,7 +689,7 @@ def _run_unit(result, table, scenario, seed, grid, methods, score_methods, level
     from ..metrics import evaluate_policy
 
     train_full, test = _split(table, seed)
-    train, logs = _log(train_full, scenario, seed)
+    train, logs = _simulate_logs(train_full, scenario, seed)
     test_logs = None
     if any(m in methods for m in score_methods):
         test_scn = replace(scenario, log_fraction=1.0)
