@@ -402,6 +402,7 @@ def test_default_cost_weight_range_follows_the_cost_units():
 def test_fit_help_says_the_cost_weight_units(capsys):
     assert _main("fit", "--help") == 0
     text = " ".join(capsys.readouterr().out.split())
+    assert "utility = quality - cost_weight * cost (default: 0.0)" in text  # 0 is shown
     assert "quality units per unit of cost, e.g. per USD" in text
     assert "where the cheapest model becomes the best single model" in text
 

@@ -121,12 +121,13 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
     """Keep the examples' line breaks and show the defaults.
 
     A help text that already says its default, and an option whose default is
-    ``None`` or ``False`` (nothing to show), get no ``(default: ...)`` suffix.
+    ``None`` or ``False`` (nothing to show), get no ``(default: ...)`` suffix; a
+    default of ``0`` is shown.
     """
 
     def _get_help_string(self, action):
         help_text = action.help or ""
-        if "(default" in help_text or action.default in (None, False):
+        if "(default" in help_text or action.default is None or action.default is False:
             return help_text
         return super()._get_help_string(action)
 
