@@ -32,7 +32,7 @@ on the line just before its opening fence (invisible on GitHub):
 
 Commands that start with ``sklearn-causal-routing`` (the console script) or
 ``python -m MODULE`` and use no shell operator other than a final ``> FILE`` run in the
-test's own process (the documented equivalents ``cli.main(argv)`` / ``runpy``; it saves
+test's own process (the console script's function, or the module's source as ``__main__``; it saves
 an interpreter start-up, several seconds, per command); anything else runs under
 ``bash`` with this environment's ``bin`` first on ``PATH``. Everything runs on one thread
 (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that seeded numbers repeat.
@@ -54,8 +54,8 @@ the test again (it fails while it rewrites).
 import contextlib
 import io
 import os
+import importlib.util
 import re
-import runpy
 import shlex
 import subprocess
 import sys
@@ -325,6 +325,21 @@ def _console_script(name):
     return None
 
 
+def _run_module_as_main(module):
+    """``python -m module``: its source run as ``__main__`` in its package.
+
+    Not ``runpy.run_module``: that asks the module's loader for its code, and a module
+    pytest collected (e.g. for its doctests) has pytest's loader, which cannot say.
+    """
+    spec = importlib.util.find_spec(module)
+    if spec.submodule_search_locations is not None:          # a package: its __main__
+        spec = importlib.util.find_spec(f"{module}.__main__")
+    code = compile(Path(spec.origin).read_text(encoding="utf-8"), spec.origin, "exec")
+    sys.argv[0] = spec.origin
+    exec(code, {"__name__": "__main__", "__package__": spec.parent, "__file__": spec.origin,
+                "__builtins__": __builtins__})
+
+
 def _run_in_process(argv, monkeypatch):
     """Run ``argv`` (a console script of ours, or ``python -m MODULE``) here, or None."""
     if argv[:2] == ["python", "-m"] and len(argv) > 2:
@@ -332,7 +347,7 @@ def _run_in_process(argv, monkeypatch):
         argv = [module, *argv[3:]]
 
         def target():
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            _run_module_as_main(module)
 
     else:
         main = _console_script(argv[0])
