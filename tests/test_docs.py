@@ -32,9 +32,9 @@ on the line just before its opening fence (invisible on GitHub):
 
 Commands that start with ``sklearn-causal-routing`` (the console script) or
 ``python -m MODULE`` and use no shell operator other than a final ``> FILE`` run in the
-test's own process (the console script's function, or the module's source as ``__main__``; it saves
-an interpreter start-up, several seconds, per command); anything else runs under
-``bash`` with this environment's ``bin`` first on ``PATH``. Everything runs on one thread
+test's own process (the console script's function, or the module's source as
+``__main__``; it saves an interpreter start-up, several seconds, per command); anything
+else runs under ``bash`` with this environment's ``bin`` first on ``PATH``. Everything runs on one thread
 (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that seeded numbers repeat.
 
 The comparison is exact, line by line, after removing trailing whitespace, leading and
