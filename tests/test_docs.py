@@ -34,8 +34,9 @@ Commands that start with ``sklearn-causal-routing`` (the console script) or
 ``python -m MODULE`` and use no shell operator other than a final ``> FILE`` run in the
 test's own process (the console script's function, or the module's source as
 ``__main__``; it saves an interpreter start-up, several seconds, per command); anything
-else runs under ``bash`` with this environment's ``bin`` first on ``PATH``. Everything runs on one thread
-(``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that seeded numbers repeat.
+else runs under ``bash`` with this environment's ``bin`` first on ``PATH``. Everything
+runs on one thread (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that seeded
+numbers repeat.
 
 The comparison is exact, line by line, after removing trailing whitespace, leading and
 trailing blank lines, and writing the temporary working directory as ``.``. The only
@@ -394,7 +395,8 @@ def _run(command, workdir, monkeypatch):
 def _commands(script):
     """The command lines of a bash block: continuation lines joined, comments dropped."""
     text = re.sub(r"\\\n\s*", " ", script)
-    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _shell_pages():
