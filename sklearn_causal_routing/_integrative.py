@@ -1,6 +1,5 @@
 """IntegrativeUtility: few gold grades plus many cheap judge grades, judge bias corrected."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -19,6 +18,7 @@ from .exceptions import SmallGoldWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._stats import kish_ess
 from .utils.validation import check_features, crossfit_splits, encode_labels
+from .utils._warnings import warn
 
 __all__ = ["IntegrativeUtility"]
 
@@ -563,13 +563,12 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
             f"sample size {ess[j]:.1f})"
             for j in small
         )
-        warnings.warn(
+        warn(
             "Few gold grades to estimate the judge's bias for " + parts + f" (fewer than "
             f"{MIN_GOLD_EFFECTIVE_SAMPLES} effective gold rows). Their bias estimate, "
             "and so their corrected grades, are noisy; have more of their rows "
             "gold-graded (the gold set may target these models).",
             SmallGoldWarning,
-            stacklevel=4,
         )
 
     def predict_bias(self, X):

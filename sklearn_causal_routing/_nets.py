@@ -2,7 +2,6 @@
 
 import re
 import sys
-import warnings
 
 import numpy as np
 import torch
@@ -11,6 +10,8 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
+
+from .utils._warnings import warn
 
 __all__ = [
     "IntervalPolicy",
@@ -204,13 +205,12 @@ def _warn_if_still_improving(net):
     if net.train_split is None or len(history) < net.max_epochs or not history:
         return
     if history[-1].get("valid_loss_best", False):
-        warnings.warn(
+        warn(
             f"The policy network stopped at max_epochs={net.max_epochs} while its "
             "validation loss was still falling (its best epoch was the last one); it "
             f"is probably under-trained. Increase max_epochs (e.g. "
             f"max_epochs={2 * net.max_epochs}).",
             ConvergenceWarning,
-            stacklevel=4,
         )
 
 

@@ -1,6 +1,5 @@
 """PropensityModel: which model would the old routing rule have picked?"""
 
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -20,6 +19,7 @@ from .utils.validation import (
     encode_labels,
     int_seed,
 )
+from .utils._warnings import warn
 
 __all__ = ["PropensityModel", "overlap_diagnostics"]
 
@@ -57,10 +57,9 @@ def _labels_and_logged(y):
         make_feedback(None, [])  # raises the "y is required" error
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
-        warnings.warn(
+        warn(
             "A column-vector y was passed when a 1d array was expected; it is ravelled.",
             DataConversionWarning,
-            stacklevel=3,
         )
         y = y.ravel()
     return make_feedback(y, np.zeros(y.shape[0] if y.ndim else 0))["action"], None
@@ -145,7 +144,7 @@ def overlap_diagnostics(propensity, action, classes, *, clip_bounds=None):
     )
 
 
-def warn_poor_overlap(diag, stacklevel=4):
+def warn_poor_overlap(diag):
     if not diag.poor_support:
         return
     parts = []
@@ -156,14 +155,13 @@ def warn_poor_overlap(diag, stacklevel=4):
             f"{diag.effective_sample_size[j]:.1f}, smallest propensity "
             f"{diag.min_propensity[j]:.2g}"
         )
-    warnings.warn(
+    warn(
         "Poor overlap: the logs give little support to reweighting toward "
         + "; ".join(parts)
         + f". Utilities for these models are noisy (thresholds: effective sample "
         f"size >= {MIN_EFFECTIVE_SAMPLES}, propensity >= {MIN_PROPENSITY}). Consider "
         "logging them more often (e.g. a small uniform exploration share).",
         OverlapWarning,
-        stacklevel=stacklevel,
     )
 
 

@@ -16,6 +16,7 @@ from .base import RouterMixin
 from .exceptions import FallbackWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._stats import mean_lcb, softmax
+from .utils._warnings import warn
 from .utils.validation import check_features, crossfit_splits, int_seed
 
 __all__ = ["RegretRouter"]
@@ -411,7 +412,7 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         )
 
     def _warn_fallback(self, report):
-        warnings.warn(
+        warn(
             f"RegretRouter falls back to routing every query to {report.best_single!r}, "
             f"the best single model on the logs: at cost_weight={self.cost_weight}, the "
             "cross-fitted doubly robust estimate of the trained policy's gain over it is "
@@ -420,7 +421,6 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
             "policy_ (its decisions: policy_predict(X)); details in fallback_report_. To "
             "always route with the trained policy, pass RegretRouter(fallback=None).",
             FallbackWarning,
-            stacklevel=4,
         )
 
     # -- routing ------------------------------------------------------------------

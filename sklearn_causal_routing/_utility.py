@@ -17,6 +17,7 @@ from ._propensity import PropensityModel, overlap_diagnostics, warn_poor_overlap
 from .exceptions import JudgeGradeWarning, SmallArmWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._param import NestedDefaultsMixin
+from .utils._warnings import warn
 from .utils.validation import (
     check_cost_weight,
     check_features,
@@ -62,17 +63,15 @@ def fit_per_model(X, target, action, rows, classes, estimator, small=None):
     fitted once on all of ``rows`` and returned as it is.
 
     A model with fewer than ``MIN_ROWS_PER_MODEL`` rows gets the mean of its
-    rows (or of all ``rows`` when it has none) and is recorded in ``small``; a
+    rows (or of all ``rows`` when it has none) and is recorded in ``small`` as
+    ``(label, n_rows)``; a
     model whose outcome is constant gets that constant.
     """
     if is_pooled(estimator):
         # one fit on every model's rows; models without rows borrow the shared part
         counts = np.bincount(action[rows], minlength=len(classes))
         if small is not None:
-            small.extend(
-                f"{np.asarray(label).item()!r} ({n} rows, pooled)"
-                for label, n in zip(classes, counts) if n == 0
-            )
+            small.extend((np.asarray(label).item(), 0) for label, n in zip(classes, counts) if n == 0)
         return clone(estimator).fit(X[rows], target[rows], action[rows], len(classes))
     fitted = []
     fallback = float(np.mean(target[rows]))
@@ -80,7 +79,7 @@ def fit_per_model(X, target, action, rows, classes, estimator, small=None):
         mine = rows[action[rows] == j]
         if mine.size < MIN_ROWS_PER_MODEL:
             if small is not None:
-                small.append(f"{np.asarray(label).item()!r} ({mine.size} rows)")
+                small.append((np.asarray(label).item(), int(mine.size)))
             fitted.append(float(np.mean(target[mine])) if mine.size else fallback)
             continue
         values = target[mine]
@@ -102,28 +101,36 @@ def predict_per_model(models, X):
     return out
 
 
-def warn_small_arms(small, stacklevel=3):
-    if small:
-        warnings.warn(
-            f"Some models have fewer than {MIN_ROWS_PER_MODEL} logged rows to fit their "
-            "outcome model on; it falls back to the mean outcome of those rows (a pooled "
-            "outcome model: to the shared slope and the mean outcome of all rows): "
-            + ", ".join(sorted(set(small))),
-            SmallArmWarning,
-            stacklevel=stacklevel,
-        )
+def warn_small_arms(small):
+    """One SmallArmWarning for the ``(label, n_rows)`` pairs of every fit and fold."""
+    if not small:
+        return
+    counts = {}
+    for label, n in small:
+        counts.setdefault(label, set()).add(n)
+    parts = [
+        f"{label!r} ({', '.join(str(n) for n in sorted(ns))} rows"
+        + (" in the cross-fitting folds)" if len(ns) > 1 else ")")
+        for label, ns in sorted(counts.items(), key=lambda kv: str(kv[0]))
+    ]
+    warn(
+        f"Some models have fewer than {MIN_ROWS_PER_MODEL} logged rows to fit their "
+        "outcome model on; it falls back to the mean outcome of those rows (a pooled "
+        "outcome model: to the shared slope and the mean outcome of all rows): "
+        + ", ".join(parts),
+        SmallArmWarning,
+    )
 
 
-def _warn_judge_grades(fb, stacklevel=4):
+def _warn_judge_grades(fb):
     gold, _ = grader_fields(fb)
     if not gold.all():
-        warnings.warn(
+        warn(
             f"The feedback marks {int((~gold).sum())} of {gold.size} rows as judge-graded "
             "(gold=False); DoublyRobustUtility treats every grade as gold, so the "
             "judge's bias passes into the utilities. Use IntegrativeUtility(), which "
             "estimates the bias from the gold rows and corrects the judge grades.",
             JudgeGradeWarning,
-            stacklevel=stacklevel,
         )
 
 

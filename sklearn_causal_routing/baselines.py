@@ -8,7 +8,6 @@
 - :class:`KNNRouter`: RouterBench's k-nearest-neighbour router.
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,6 +31,7 @@ from .base import ROUTER_FIT_DOC, RouterMixin
 from .exceptions import SmallArmWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._param import NestedDefaultsMixin
+from .utils._warnings import warn
 from .utils.validation import check_cost_weight, check_features, encode_labels, int_seed
 
 __all__ = [
@@ -234,7 +234,7 @@ def _fit_observed_rows(X, fb, classes, quality_model, cost_model):
         X, np.asarray(fb["quality"]), action, rows, classes, quality_model, small
     )
     cost = fit_per_model(X, np.asarray(fb["cost"]), action, rows, classes, cost_model, small)
-    warn_small_arms(small, stacklevel=4)
+    warn_small_arms(small)
     return quality, cost
 
 
@@ -828,11 +828,10 @@ class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
             if rows.size < k
         ]
         if small:
-            warnings.warn(
+            warn(
                 f"Some models served fewer than n_neighbors={k} logged queries; their "
                 "estimates average all of them, whatever the query: " + ", ".join(small),
                 SmallArmWarning,
-                stacklevel=3,
             )
         return self
 

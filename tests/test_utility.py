@@ -461,7 +461,7 @@ def test_small_arm_with_no_rows_in_a_fold_uses_overall_mean():
     X, t, q, p = _with_rare(rare_quality=(50.0,))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OverlapWarning)
-        with pytest.warns(SmallArmWarning, match=r"\(0 rows\)"):
+        with pytest.warns(SmallArmWarning, match=r"\(0, 1 rows in the cross-fitting folds\)"):
             dr = _fast(clip=None, cv=3).fit(X, t, q, propensity=p)
     j = list(dr.classes_).index("rare")
     values = [fold["quality"][j] for fold in dr.outcome_models_]
@@ -574,3 +574,23 @@ def test_cache_hit_honours_callers_cost_weight(logs, empty_cache):
     hit = fit_utility_cached(_fast(cost_weight=1.0), logs.X, logs.feedback)
     assert empty_cache["hits"] == 1
     assert_allclose(hit.utilities(), hit.quality_ - 1.0 * hit.cost_)
+
+
+def test_small_arm_warning_points_at_the_callers_line_and_names_each_model_once():
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    rng = np.random.default_rng(0)
+    n = 200
+    X = rng.normal(size=(n, 3))
+    t = np.array(["a"] * 190 + ["b"] * 6 + ["c"] * 4)
+    dr = DoublyRobustUtility(quality_model=Ridge(), cost_model=Ridge(),
+                             propensity=LogisticRegression(), random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dr.fit(X, t, rng.normal(size=n), cost=rng.random(n))
+    small = [w for w in caught if issubclass(w.category, SmallArmWarning)]
+    assert len(small) == 1
+    assert small[0].filename == __file__  # not scikit-learn's base.py
+    msg = str(small[0].message)
+    assert msg.count("'c' (") == 1 and msg.count("'b' (") == 1
+    assert "rows in the cross-fitting folds" in msg
