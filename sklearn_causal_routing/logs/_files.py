@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+from ..utils._optional import import_optional
 from ._result import RowError
 
 __all__ = [
@@ -200,14 +201,7 @@ def csv_records(path, needed):
 
 
 def _import_parquet():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "Reading Parquet logs needs pyarrow: pip install "
-            f'"sklearn-causal-routing[data]" ({exc}).'
-        ) from None
-    return pq
+    return import_optional("pyarrow.parquet", extra="data", needed_by="Reading Parquet logs")
 
 
 def parquet_records(path, needed, chunk_size):
