@@ -13,7 +13,7 @@ from torch import nn
 from ._nets import policy_logits
 from ._pooled import PooledOutcomeMixin
 from .utils._compat import Interval, _fit_context, validate_data
-from .utils.validation import check_features, int_seed
+from .utils.validation import int_seed
 
 __all__ = ["PooledMLP", "SharedHeadsModule"]
 
@@ -364,27 +364,10 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         self.n_epochs_ = len(self.net_.history)
         return self
 
-    def predict(self, X, models=None):
-        """Predicted outcome of every model (or of each row's own model).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        models : array-like of int, shape (n_samples,), default=None
-            If given, return each row's prediction for this model index only.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples, n_models) or (n_samples,)
-            Predicted outcomes.
-        """
-        X = check_features(self, X)
-        if models is not None:  # validate before the forward pass
-            self._check_models(models, X.shape[0], self.n_models_, reset=False)
+    def _predict_matrix(self, X):
+        """``(n_samples, n_models)`` predictions on validated features."""
         Z = (X - self.x_mean_) / self.x_scale_
-        out = policy_logits(self.net_, Z).astype(np.float64) * self.y_scale_ + self.y_mean_
-        return self._select(out, models)
+        return policy_logits(self.net_, Z).astype(np.float64) * self.y_scale_ + self.y_mean_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

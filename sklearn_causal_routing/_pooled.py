@@ -45,11 +45,26 @@ class PooledOutcomeMixin:
             )
         return models.astype(np.intp), n_models
 
-    def _select(self, out, models):
-        if models is None:
-            return out
-        models, _ = self._check_models(models, out.shape[0], out.shape[1], reset=False)
-        return out[np.arange(out.shape[0]), models]
+    def predict(self, X, models=None):
+        """Predicted outcome of every model (or of each row's own model).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query features.
+        models : array-like of int, shape (n_samples,), default=None
+            If given, return each row's prediction for this model index only.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples, n_models) or (n_samples,)
+            Predicted outcomes.
+        """
+        X = check_features(self, X)
+        if models is not None:  # validate before the (possibly costly) prediction
+            models, _ = self._check_models(models, X.shape[0], self.n_models_, reset=False)
+        out = self._predict_matrix(X)
+        return out if models is None else out[np.arange(out.shape[0]), models]
 
     def score(self, X, y, models):
         """R^2 of each row's prediction for its own model.
@@ -372,21 +387,7 @@ class PooledRidge(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
         self.coef_, self.intercept_, self.shared_coef_ = coef, intercept, shared
         return self
 
-    def predict(self, X, models=None):
-        """Predicted outcome of every model (or of each row's own model).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Query features.
-        models : array-like of int, shape (n_samples,), default=None
-            If given, return each row's prediction for this model index only.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples, n_models) or (n_samples,)
-            Predicted outcomes.
-        """
-        X = check_features(self, X)
+    def _predict_matrix(self, X):
+        """``(n_samples, n_models)`` predictions on validated features."""
         out = X @ self.coef_.T.astype(X.dtype, copy=False) + self.intercept_
-        return self._select(np.asarray(out, dtype=np.float64), models)
+        return np.asarray(out, dtype=np.float64)
