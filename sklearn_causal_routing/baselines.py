@@ -299,7 +299,8 @@ class SingleModelRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
         X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         if self.model is not None:
-            encode_labels(np.asarray([self.model]), self.classes_, name="model", known="the models in the logs (classes_)")
+            encode_labels(np.asarray([self.model]), self.classes_, name="model",
+                          known="the models in the logs (classes_)")
             self.model_ = self.model
             self.values_ = None
             return self
