@@ -444,7 +444,7 @@ class PromptEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Quantize the model's linear layers to int8 (dynamic quantization, by
         ONNX Runtime or torch according to ``backend``) for faster CPU
         inference: about 2x faster than the default on a short prompt, with
-        embeddings that differ from the float ones (cosine similarity 0.90 to
+        embeddings that differ from the float ones (cosine similarity 0.89 to
         0.99, median about 0.94, on real prompts). Fit the router on
         embeddings made with the same setting (a :class:`Pipeline` does). CPU
         only.
