@@ -199,17 +199,28 @@ def fit_net(net, X, y, seed):
     return net
 
 
-def _warn_if_still_improving(net):
+#: Relative fall of the validation loss over the last epochs that counts as "still
+#: improving" when training stops at ``max_epochs`` (a plateau's jitter is far below).
+STILL_IMPROVING = 0.01
+
+
+def _warn_if_still_improving(net, window=5):
     """Warn when training hit ``max_epochs`` while the validation loss still fell."""
     history = net.history
-    if net.train_split is None or len(history) < net.max_epochs or not history:
+    if net.train_split is None or not history or len(history) < net.max_epochs:
         return
-    if history[-1].get("valid_loss_best", False):
+    losses = [row.get("valid_loss") for row in history]
+    if any(v is None for v in losses) or not history[-1].get("valid_loss_best", False):
+        return
+    k = min(window, len(losses) - 1)
+    before, last = losses[-1 - k], losses[-1]
+    fall = (before - last) / max(abs(before), 1e-12)
+    if k and fall > STILL_IMPROVING:
         warn(
             f"The policy network stopped at max_epochs={net.max_epochs} while its "
-            "validation loss was still falling (its best epoch was the last one); it "
-            f"is probably under-trained. Increase max_epochs (e.g. "
-            f"max_epochs={2 * net.max_epochs}).",
+            f"validation loss was still falling ({fall:.1%} over the last {k} epochs, "
+            "best at the last one); it is probably under-trained. Increase max_epochs "
+            f"(e.g. max_epochs={2 * net.max_epochs}).",
             ConvergenceWarning,
         )
 

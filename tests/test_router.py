@@ -315,9 +315,20 @@ def test_stopping_at_max_epochs_while_still_improving_warns(small):
     from sklearn.exceptions import ConvergenceWarning
 
     _, logs = small
-    with pytest.warns(ConvergenceWarning, match=r"max_epochs=2 while its validation loss was still falling"):
-        RegretRouter(hidden_layer_sizes=(8,), max_epochs=2, lr=1e-4, fallback=None,
+    with pytest.warns(ConvergenceWarning, match=r"max_epochs=5 while its validation loss was still falling"):
+        RegretRouter(hidden_layer_sizes=(8,), max_epochs=5, lr=3e-3, fallback=None,
                      random_state=0).fit(logs.X, logs.feedback)
+
+
+def test_a_plateau_at_max_epochs_does_not_warn(small):
+    """The defaults end on a slow drift (well under 1% over the last epochs): no warning."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    _, logs = small
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        router = RegretRouter(fallback=None, random_state=0).fit(logs.X, logs.feedback)
+    assert len(router.policy_.history) == router.max_epochs
 
 
 def test_early_stopping_before_max_epochs_does_not_warn(small):
