@@ -782,8 +782,9 @@ class RoutingTable:
     def full_feedback(self):
         """Every (query, model) pair as a log row: what full feedback looks like.
 
-        Training a router on these rows gives the *full-feedback* reference, an
-        upper bound that observational logs cannot reach: e.g.
+        Training a router on these rows gives the *full-feedback* reference (a
+        reference, not an upper bound: a better model class trained on logs can
+        beat it; the per-query oracle is the bound): e.g.
         ``DecoupledRouter().fit(*table.full_feedback())`` is a per-model
         regression trained on every model's outcome for every query.
 
