@@ -482,3 +482,86 @@ def test_benchmark_report_shows_the_command_as_typed(tmp_path, capsys):
     report = (tmp_path / "r.md").read_text(encoding="utf-8")
     quoted = " ".join(f"'{a}'" if " " in a else a for a in argv)
     assert f"- command: `sklearn-causal-routing benchmark {quoted}`" in report
+
+
+# --------------------------------------------------------------------------- #
+# route with exploration (issue 14): the routed log records its propensities
+# --------------------------------------------------------------------------- #
+def test_route_with_exploration_writes_a_log_that_fit_reads_back(sim, tmp_path, capsys):
+    """route -> a gateway adds the outcomes -> read_logs / fit get the propensities back."""
+    from sklearn_causal_routing.datasets import RoutingWorld
+
+    routed = tmp_path / "routed.jsonl"
+    assert _main("route", sim["router"], sim["test"], "--exploration", "0.3",
+                 "--share", "xl=0.1", "--seed", "3", "--batch-size", "64",
+                 "--output-format", "jsonl", "-o", routed, "-q") == 0
+    records = [json.loads(line) for line in routed.read_text(encoding="utf-8").splitlines()]
+    assert [r["row"] for r in records] == list(range(300))
+    test = read_logs(sim["test"], prompt=None, features="features")
+    np.testing.assert_array_equal([r["features"] for r in records], test.features)
+    # the same draws as route() in Python with one stream seeded by --seed
+    routes = joblib.load(sim["router"])[-1].route(
+        test.features, exploration=0.3, shares={"xl": 0.1},
+        random_state=np.random.RandomState(3))
+    assert [r["model"] for r in records] == routes.model.tolist()
+    np.testing.assert_allclose([r["propensity"] for r in records], routes.propensity)
+    assert "xl" in routes.model and set(routes.propensity[routes.model == "xl"]) == {0.175}
+
+    # the gateway serves each routed request and logs its outcome (here: the world's truth)
+    world = RoutingWorld(n_models=3, n_features=8, random_state=0)  # `simulate`'s world
+    quality, cost = world.expected_quality(test.features), world.expected_cost(test.features)
+    for i, r in enumerate(records):
+        k = world.models.tolist().index(r["model"]) if r["model"] != "xl" else None
+        r["quality"] = 0.9 if k is None else float(quality[i, k])
+        r["cost"] = 2.0 if k is None else float(cost[i, k])
+    served = tmp_path / "served.jsonl"
+    served.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    logs = read_logs(served, prompt=None, features="features", propensity="propensity")
+    np.testing.assert_array_equal(logs.t, routes.model)
+    np.testing.assert_allclose(logs.feedback["propensity"], routes.propensity)
+    assert _main("fit", served, "-o", tmp_path / "next.joblib", *TINY[:-1]) == 0
+    assert "propensities: logged in all 300 rows (field 'propensity')" in capsys.readouterr().err
+    assert "xl" in joblib.load(tmp_path / "next.joblib")[-1].classes_
+
+
+def test_route_jsonl_without_exploration_is_predict_with_propensity_one(sim, capsys):
+    assert _main("route", sim["router"], sim["test"], "--output-format", "jsonl", "-q") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    test = read_logs(sim["test"], prompt=None, features="features")
+    expected = joblib.load(sim["router"]).predict(test.features).tolist()
+    assert [r["model"] for r in records] == expected
+    assert {r["propensity"] for r in records} == {1.0}
+
+
+def test_route_pool_leaves_a_model_out(sim, tmp_path, capsys):
+    """--pool: the best-scored model left; a router that fell back has no ranking to use."""
+    fallen = joblib.load(sim["router"])[-1]
+    assert fallen.fallback_ == "large"  # the small fixture router routes everything there
+    assert _main("route", sim["router"], sim["test"], "--pool", "medium,small", "-q") == 1
+    assert "RegretRouter cannot rank the models left in the pool" in capsys.readouterr().err
+    path = tmp_path / "policy.joblib"
+    assert _main("fit", sim["train"], "-o", path, "--cost-weight", "0.3", "--no-fallback",
+                 *TINY) == 0
+    router = joblib.load(path)[-1]
+    test = read_logs(sim["test"], prompt=None, features="features")
+    scores = router.decision_function(test.features)
+    top = router.classes_[np.bincount(np.argmax(scores, axis=1)).argmax()]
+    pool = [m for m in router.classes_.tolist() if m != top]
+    assert _main("route", path, sim["test"], "--pool", ",".join(pool), "-q") == 0
+    names = capsys.readouterr().out.splitlines()
+    assert top not in names and len(names) == 300 and len(set(names)) == 2
+    cols = [router.classes_.tolist().index(m) for m in pool]
+    assert names == np.array(pool)[np.argmax(scores[:, cols], axis=1)].tolist()
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--share", "xl"], "--share takes MODEL=FRACTION, e.g. new-model=0.05; got 'xl'"),
+    (["--share", "xl=0.1", "--share", "xl=0.2"], "--share names 'xl' twice"),
+    (["--exploration", "1"], "exploration must be a number in [0, 1); got 1.0"),
+    (["--pool", "small", "--share", "xl=0.1"], "shares names model(s) ['xl'] that are not "
+                                                "in the pool ['small']"),
+])
+def test_route_exploration_errors(sim, capsys, options, message):
+    assert _main("route", sim["router"], sim["test"], *options, "-q") == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -38,6 +38,23 @@ def _arguments(p):
     p.add_argument("--batch-size", type=int, default=256,
                    help="inputs routed at once (1 answers each stdin line at once)")
     p.add_argument("-o", "--output", default="-", help="where to write the model names")
+    p.add_argument("--output-format", choices=("names", "jsonl"), default="names",
+                   help="'names': one model name per line; 'jsonl': one record per input "
+                        "with its 'row' (0-based), 'prompt' (or 'features'), the chosen "
+                        "'model' and its 'propensity', a log that read_logs reads once the "
+                        "gateway adds 'quality' and 'cost'")
+    g = p.add_argument_group("exploration (record the propensities with --output-format "
+                             "jsonl)")
+    g.add_argument("--exploration", type=float, default=0.0,
+                   help="probability in [0, 1) spread uniformly over the pool")
+    g.add_argument("--share", action="append", default=[], metavar="MODEL=FRACTION",
+                   help="a fixed traffic share for MODEL, which may be a model the router "
+                        "was never fitted on (repeatable)")
+    g.add_argument("--pool", default=None, metavar="MODEL,...",
+                   help="the models that may be chosen (default: the router's models and "
+                        "those of --share); a model left out is never chosen")
+    g.add_argument("--seed", type=int, default=None,
+                   help="seed of the exploration draws (default: fresh draws each run)")
 
 
 _EPILOG = f"""\
@@ -46,6 +63,9 @@ _EPILOG = f"""\
   {PROG} route router.joblib requests.jsonl --prompt-field input
   {PROG} route interval.joblib prompts.txt --cost-weight 250
   {PROG} route sim_router.joblib test.jsonl                      # a features log
+  {PROG} route router.joblib prompts.txt --exploration 0.05 --share new-model=0.02 \\
+      --output-format jsonl -o routed.jsonl             # the model and its propensity
+  {PROG} route router.joblib prompts.txt --pool small,medium     # 'large' left the pool
 """
 
 
@@ -99,6 +119,54 @@ def _input_format(args):
     return guess_format(args.input) or "lines"
 
 
+def _label(name, classes):
+    """A model name from the command line as a label of the router's type."""
+    import numpy as np
+
+    if np.asarray(classes).dtype.kind in "iu":
+        try:
+            return int(name)
+        except ValueError:
+            pass  # a new model's name that is no integer: route's type check says so
+    return name
+
+
+def _routing_options(args, classes):
+    """``route``'s keyword arguments from --exploration, --share, --pool and --seed."""
+    import numpy as np
+
+    shares = {}
+    for item in args.share:
+        name, sep, value = item.rpartition("=")
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = None
+        if not sep or not name or fraction is None:
+            raise ValueError(f"--share takes MODEL=FRACTION, e.g. new-model=0.05; got {item!r}.")
+        label = _label(name, classes)
+        if label in shares:
+            raise ValueError(f"--share names {name!r} twice; give each model one share.")
+        shares[label] = fraction
+    pool = None
+    if args.pool is not None:
+        pool = [_label(name.strip(), classes) for name in args.pool.split(",") if name.strip()]
+    return {"exploration": args.exploration, "shares": shares, "pool": pool,
+            "random_state": np.random.RandomState(args.seed)}
+
+
+def _records(X, routes, start, text):
+    """JSONL records of routed inputs, as a log that read_logs reads."""
+    field = "prompt" if text else "features"
+    values = X.tolist() if hasattr(X, "tolist") else list(X)
+    return "".join(
+        json.dumps({"row": start + i, field: value, "model": model,
+                    "propensity": propensity}) + "\n"
+        for i, (value, model, propensity) in enumerate(
+            zip(values, routes.model.tolist(), routes.propensity.tolist()))
+    )
+
+
 @subcommand("route", help="route prompts (file or stdin) to model names (stdout)",
             epilog=_EPILOG, arguments=_arguments)
 def route(args):
@@ -107,6 +175,10 @@ def route(args):
     The output has one line per input, in input order. Routers fitted on
     prompt text take prompts (one per line, or the prompt field of a
     jsonl/csv/parquet file); routers fitted on features take feature vectors.
+    With --exploration or --share the model is drawn from a mixture of the
+    router's decision, uniform exploration and fixed shares; --output-format
+    jsonl writes each draw's probability as its 'propensity', so that the next
+    fit on those logs is unbiased by construction.
     """
     from ..logs import MalformedLogError, iter_inputs, open_log
 
@@ -121,6 +193,15 @@ def route(args):
             f"this interval router serves cost weights in [{lo:g}, {hi:g}]; pass "
             "--cost-weight W to route at one of them."
         )
+    from .._exploration import check_routing
+
+    options = _routing_options(args, final.classes_)
+    check_routing(final.classes_, exploration=options["exploration"],  # before any output
+                  shares=options["shares"], pool=options["pool"])
+    explore = args.exploration > 0 or any(options["shares"].values())
+    if explore and args.output_format == "names":
+        say(args, "note: routing with exploration; --output-format jsonl records the "
+                  "propensities the next fit needs")
     fmt = _input_format(args)
     say(args, f"routing {'prompts' if text else 'feature vectors'} from "
               f"{'stdin' if args.input == '-' else args.input} ({fmt}) with "
@@ -151,10 +232,16 @@ def route(args):
         try:
             for X in batches:
                 Xt = pre.transform(X) if pre is not None else X
-                labels = predict_labels(final, Xt, args.cost_weight)
-                out.write("".join(f"{label}\n" for label in labels.tolist()))
+                if not is_interval(final) and args.cost_weight is not None:
+                    predict_labels(final, Xt, args.cost_weight)  # the --cost-weight check
+                params = {"cost_weight": args.cost_weight} if is_interval(final) else {}
+                routes = final.route(Xt, **options, **params)
+                if args.output_format == "jsonl":
+                    out.write(_records(X, routes, n, text))
+                else:
+                    out.write("".join(f"{label}\n" for label in routes.model.tolist()))
                 out.flush()
-                n += len(labels)
+                n += len(routes.model)
         except MalformedLogError as exc:  # no row may be skipped: outputs match inputs
             raise ValueError(
                 f"{exc.path}, line {exc.line}: {exc.reason}. Every input row needs its "
