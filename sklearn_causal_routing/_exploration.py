@@ -225,7 +225,7 @@ def mix_routing(decision, n_pool, *, exploration=0.0, share=None):
     return proba
 
 
-def sample_routes(proba, random_state=None):
+def sample_routes(proba, *, random_state=None):
     """Draw one column per row of a row-stochastic matrix.
 
     Parameters
@@ -324,5 +324,5 @@ def route_scores(scores, classes, *, exploration=0.0, shares=None, pool=None,
         )
     decision = _pool_decision(scores, classes, column, router)
     proba = mix_routing(decision, len(pool), exploration=exploration, share=share)
-    index = sample_routes(proba, random_state)
+    index = sample_routes(proba, random_state=random_state)
     return Routes(pool[index], proba[np.arange(len(index)), index], proba, pool)
