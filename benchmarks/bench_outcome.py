@@ -46,7 +46,7 @@ def _run_table(table, seeds, variants):
     from sklearn_causal_routing.experiments._runner import (
         SCENARIOS,
         FullFeedbackRouter,
-        _log,
+        _simulate_logs,
         _split,
         cost_weight_grid,
     )
@@ -55,7 +55,7 @@ def _run_table(table, seeds, variants):
     values = {name: [] for name in ["best single (hindsight)", "full feedback", *variants]}
     for seed in seeds:
         train_full, test = _split(table, seed)
-        train, logs = _log(train_full, SCENARIOS["main"], seed)
+        train, logs = _simulate_logs(train_full, SCENARIOS["main"], seed)
         grid = cost_weight_grid(train_full, 5)
         fb = logs.feedback
         classes = np.unique(fb["action"])

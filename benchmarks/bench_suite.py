@@ -44,7 +44,10 @@ def main(argv=None):
         print(f"skipped: the {TABLES[name]} table is not available under {DATA} "
               "(it is not shipped with the project)")
         return 0
-    from sklearn_causal_routing.experiments._cli import main as run
+    from sklearn_causal_routing.cli import main as cli_main
+
+    def run(args):
+        return cli_main(["benchmark", *args])
 
     if "--out" not in argv:
         suffix = "" if name == "routerbench_subset" else f"_{name}"
