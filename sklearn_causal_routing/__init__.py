@@ -24,6 +24,7 @@ from .baselines import (
     SingleModelRouter,
 )
 from .exceptions import (
+    DriftWarning,
     FallbackWarning,
     JudgeGradeWarning,
     OverlapWarning,
@@ -43,6 +44,7 @@ __all__ = [
     "CarrotRouter",
     "DecoupledRouter",
     "DoublyRobustUtility",
+    "DriftWarning",
     "FallbackWarning",
     "GatewayLogs",
     "ImitationRouter",

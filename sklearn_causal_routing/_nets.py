@@ -20,6 +20,7 @@ __all__ = [
     "RegretLoss",
     "build_policy_net",
     "fit_net",
+    "fit_net_warm",
     "progress_sink",
     "grid_position",
     "interpolate_logits",
@@ -81,7 +82,9 @@ class RegretLoss(nn.Module):
     """Decision-regret losses of Tsiourvas et al.
 
     The target is the (scaled) regret matrix ``R[i, t] = max_s U[i, s] -
-    U[i, t] >= 0``.
+    U[i, t] >= 0``, optionally followed by one column of row weights (a
+    target of ``n_models + 1`` columns): each row's loss is then multiplied
+    by its weight before averaging.
 
     - ``"softmax"`` (RM-Softmax): ``mean_i sum_t softmax(f(x_i) / T)_t R[i, t]``,
       the expected regret of the stochastic policy.
@@ -103,6 +106,9 @@ class RegretLoss(nn.Module):
     >>> regret = torch.tensor([[0.0, 1.0]])
     >>> float(RegretLoss()(torch.tensor([[10.0, -10.0]]), regret)) < 1e-6
     True
+    >>> weighted = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]])  # weights 2 and 0
+    >>> float(RegretLoss()(torch.zeros(2, 2), weighted))
+    0.5
     """
 
     def __init__(self, loss="softmax", temperature=1.0):
@@ -111,10 +117,16 @@ class RegretLoss(nn.Module):
         self.temperature = temperature
 
     def forward(self, logits, regret):
+        weight = None
+        k = logits.shape[1]
+        if regret.shape[1] == k + 1:  # last column: row weights
+            regret, weight = regret[:, :k], regret[:, k]
         z = logits / self.temperature
         if self.loss == "classification":
-            return nn.functional.cross_entropy(z, regret.argmin(dim=1))
-        return (torch.softmax(z, dim=1) * regret).sum(dim=1).mean()
+            per_row = nn.functional.cross_entropy(z, regret.argmin(dim=1), reduction="none")
+        else:
+            per_row = (torch.softmax(z, dim=1) * regret).sum(dim=1)
+        return per_row.mean() if weight is None else (per_row * weight).mean()
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -196,6 +208,61 @@ def fit_net(net, X, y, seed):
         net.fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
     net.module_.eval()  # routing only from here on (dropout off)
     _warn_if_still_improving(net)
+    return net
+
+
+#: Warm retraining: factor on the output layer before it (argmax unchanged, softmax
+#: unsaturated, so models the policy had ruled out can gain traffic again) and on the
+#: learning rate during it. Chosen on simulated price cuts (docs/continual.md).
+WARM_HEAD_SHRINK = 0.3
+WARM_LR_FACTOR = 10.0
+
+
+def fit_net_warm(net, X, y, seed, epochs):
+    """Continue training a fitted skorch net for at most ``epochs`` epochs.
+
+    The module's weights and the optimizer's state are kept (skorch's
+    ``partial_fit``); early stopping, when the net has it, restarts its
+    patience and restores the best epoch of this run. Before the run, the
+    output layer (``module_.head``, when the module has one) is multiplied by
+    ``WARM_HEAD_SHRINK``: the decisions are unchanged, but the softmax is no
+    longer saturated, so a model whose probability had gone to ~0 still gets
+    a gradient; during it the learning rate is ``WARM_LR_FACTOR`` times the
+    net's. ``net`` is changed in place and returned. No convergence warning:
+    a warm run is short by design.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._nets import (
+    ...     MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm)
+    >>> net = build_policy_net(
+    ...     module=MLPPolicy, module_params=dict(n_features=2, n_outputs=2,
+    ...     hidden_layer_sizes=(4,)), criterion=RegretLoss, criterion_params={},
+    ...     max_epochs=2, lr=1e-2, batch_size=8, validation_fraction=None,
+    ...     n_iter_no_change=2, seed=0, verbose=0, device="cpu", extra={})
+    >>> X, R = np.zeros((16, 2)), np.tile([0.0, 1.0], (16, 1))
+    >>> len(fit_net_warm(fit_net(net, X, R, 0), X, R, 0, epochs=3).history)
+    5
+    """
+    head = getattr(net.module_, "head", None)
+    if isinstance(head, nn.Linear):
+        with torch.no_grad():
+            head.weight.mul_(WARM_HEAD_SHRINK)
+            head.bias.mul_(WARM_HEAD_SHRINK)
+    groups = net.optimizer_.param_groups
+    rates = [group["lr"] for group in groups]
+    for group in groups:
+        group["lr"] *= WARM_LR_FACTOR
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net.partial_fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32),
+                            epochs=epochs)
+    finally:
+        for group, rate in zip(net.optimizer_.param_groups, rates):
+            group["lr"] = rate
+    net.module_.eval()
     return net
 
 

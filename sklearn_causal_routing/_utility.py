@@ -459,7 +459,70 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
             [predict_per_model(m["quality"], X) for m in self.outcome_models_], axis=0
         )
         cost = np.mean([predict_per_model(m["cost"], X) for m in self.outcome_models_], axis=0)
-        return quality, cost
+        scale = getattr(self, "cost_scale_", None)  # set by rescale_cost
+        return quality, (cost if scale is None else cost * scale)
+
+    def rescale_cost(self, scale):
+        """A copy of this fitted stage with each model's cost multiplied by a factor.
+
+        For a price change: the cross-fitted cost estimates ``cost_`` and
+        ``outcome_cost_`` and the cost predictions of :meth:`predict_outcomes`
+        of model ``classes_[k]`` are multiplied by ``scale[k]``; quality,
+        propensities and the outcome models themselves are untouched. This
+        stage is left as it is (its arrays may be shared, read-only, with the
+        in-process cache).
+
+        The result equals a refit on logs whose costs of each model were
+        multiplied by its factor (up to rounding) when the cost outcome
+        models are linear in their targets, as the default ``RidgeCV`` is (its
+        predictions are linear in ``y`` and its leave-one-out choice of
+        ``alpha`` does not depend on the scale of ``y``): the DR estimate
+        ``mu + 1{t_i = t} (c_i - mu) / e`` is then linear in the costs of model
+        ``t``, and the propensities and cross-fitting folds do not depend on
+        costs. It is approximate for a pooled cost model (its shared part mixes
+        the models' costs) and for a model with fewer than
+        ``MIN_ROWS_PER_MODEL`` rows in a fold and none of its own (its cost is
+        then the mean over every model's rows).
+
+        Parameters
+        ----------
+        scale : array-like of shape (n_models,)
+            Non-negative factor per model, columns as ``classes_``.
+
+        Returns
+        -------
+        stage : DoublyRobustUtility
+            A fitted shallow copy with the rescaled cost; its ``cost_scale_``
+            is the product of every factor applied so far.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_causal_routing import DoublyRobustUtility, make_feedback
+        >>> rng = np.random.default_rng(0)
+        >>> X, t = rng.normal(size=(200, 3)), rng.choice(["a", "b"], size=200)
+        >>> fb = make_feedback(t, rng.random(200), cost=np.where(t == "a", 1.0, 2.0))
+        >>> dr = DoublyRobustUtility(random_state=0).fit(X, fb)
+        >>> cheaper = dr.rescale_cost([1.0, 0.5])
+        >>> bool(np.allclose(cheaper.cost_[:, 1], 0.5 * dr.cost_[:, 1]))
+        True
+        >>> cheaper.predict_outcomes(X[:2])[1].round(2)
+        array([[1., 1.],
+               [1., 1.]])
+        """
+        check_is_fitted(self)
+        scale = np.asarray(scale, dtype=np.float64)
+        if scale.shape != self.classes_.shape or not np.all(np.isfinite(scale)) or np.any(scale < 0):
+            raise ValueError(
+                f"scale must hold one finite factor >= 0 per model ({len(self.classes_)}, "
+                f"columns as classes_={self.classes_.tolist()}); got {scale.tolist()!r}."
+            )
+        stage = copy.copy(self)
+        stage.cost_ = self.cost_ * scale
+        stage.outcome_cost_ = self.outcome_cost_ * scale
+        previous = getattr(self, "cost_scale_", None)
+        stage.cost_scale_ = scale if previous is None else previous * scale
+        return stage
 
     def predict(self, X, cost_weight=None):
         """Outcome-model utilities of every model for new queries.

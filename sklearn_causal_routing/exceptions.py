@@ -5,6 +5,7 @@ Each warning has its own class so that users can filter it precisely, e.g.
 """
 
 __all__ = [
+    "DriftWarning",
     "FallbackWarning",
     "JudgeGradeWarning",
     "OverlapWarning",
@@ -97,4 +98,24 @@ class FallbackWarning(UserWarning):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore", FallbackWarning)
     ...     warnings.warn("routing everything to 'large'", FallbackWarning)
+    """
+
+
+class DriftWarning(UserWarning):
+    """A router's value on new logs differs from the value estimated before.
+
+    Raised by :meth:`RegretRouter.partial_fit
+    <sklearn_causal_routing.RegretRouter.partial_fit>` before it updates: the
+    doubly robust value of the router's decisions on the new logs lies
+    outside the interval of the value estimated when it was last fitted (the
+    interval of their difference excludes zero). The world, the traffic or the
+    logging changed; the numbers are in ``drift_report_``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_causal_routing.exceptions import DriftWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DriftWarning)
+    ...     warnings.warn("value fell from 0.61 to 0.48", DriftWarning)
     """
