@@ -8,21 +8,24 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import Bunch
 
-from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, policy_logits
+from sklearn.utils.validation import has_fit_parameter
+
+from ._continual import ContinualRouterMixin, new_round, weighted_mean_lcb
+from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm, policy_logits
 from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
 from ._feedback import check_logs
 from ._propensity import expand_proba
 from .base import RouterMixin
 from .exceptions import FallbackWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
-from .utils._stats import mean_lcb, softmax
+from .utils._stats import softmax
 from .utils._warnings import warn
 from .utils.validation import check_features, crossfit_splits, int_seed
 
 __all__ = ["RegretRouter"]
 
 
-class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
+class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEstimator):
     """Route each query to a model, trained from biased logs to minimise regret.
 
     Fitting runs two stages. First a :class:`DoublyRobustUtility` turns the
@@ -113,6 +116,24 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
     fallback_cv : int, default=3
         Folds of the cross-fitted check (>= 2): each fold's decisions come
         from a policy trained, with the same settings, on the other folds.
+    keep_history : bool, default=True
+        Keep what the router trained on (``history_``): the features (as
+        float32), the cross-fitted quality and cost utilities, the logged
+        outcomes and the fallback check's fold policies. :meth:`reprice` and
+        :meth:`partial_fit` need it. Memory, and pickle size, grow by about
+        ``4 * n_features + 16 * (2 * n_models + 3)`` bytes per kept row
+        (e.g. 17 MB for 10,000 rows of 384-dimensional embeddings and 10
+        models) plus ``fallback_cv`` small networks. ``False`` keeps none of
+        it.
+    memory : float, default=1.0
+        Weight, in ``[0, 1]``, that each past round of logs keeps at every
+        :meth:`partial_fit`: a row logged ``r`` rounds ago weighs
+        ``memory ** r`` in the policy's loss and in the check. ``1`` keeps
+        every past row at full weight (as a fit on all logs would), ``0``
+        forgets the past (rows of weight 0 are dropped from ``history_``).
+    drift_confidence : float or None, default=0.99
+        Two-sided level of the drift check of :meth:`partial_fit` (in
+        (0, 1)); ``None`` turns the check off.
     **kwargs
         skorch settings of the policy network, with prefixes ``module__``,
         ``optimizer__``, ``criterion__``, ``iterator_train__``,
@@ -148,6 +169,25 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         logging rule, valued on-policy by the logged utilities; NaN when the
         logs did not record propensities; reported, not used to decide),
         ``confidence``, ``n_folds`` and ``fell_back`` (``gain_lcb <= 0``).
+    reference_value_ : Bunch
+        The router's value per query estimated on its training logs, which
+        :meth:`partial_fit` compares new logs with: ``value``,
+        ``std_error`` and ``source`` (``"cross-fitted check"``: the value of
+        the fallback check's out-of-fold decisions, or of the best single
+        model when it fell back). NaN with ``fallback=None``: the policy's
+        in-sample value would be optimistic, so there is no drift check.
+    history_ : Bunch or None
+        What the router trained on (``keep_history=True``), one row per kept
+        logged row: ``X``, ``quality`` and ``cost`` (the DR utilities the
+        policy trains on), ``eval_quality`` and ``eval_cost`` (those the
+        check values decisions with), ``action``, ``logged_quality`` and
+        ``logged_cost``, ``weight``, ``fold`` (of the check) and
+        ``fold_policies``; ``None`` with ``keep_history=False``.
+    drift_report_ : Bunch or None
+        The drift check of the last :meth:`partial_fit` (``None`` before
+        one); see :meth:`partial_fit`.
+    n_updates_ : int
+        Number of :meth:`partial_fit` rounds since :meth:`fit`.
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -222,6 +262,9 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         "fallback": [StrOptions({"best_single"}), None],
         "fallback_confidence": [Interval(Real, 0, 1, closed="neither")],
         "fallback_cv": [Interval(Integral, 2, None, closed="left")],
+        "keep_history": ["boolean"],
+        "memory": [Interval(Real, 0, 1, closed="both")],
+        "drift_confidence": [Interval(Real, 0, 1, closed="neither"), None],
     }
 
     def __init__(
@@ -244,6 +287,9 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         fallback="best_single",
         fallback_confidence=0.95,
         fallback_cv=3,
+        keep_history=True,
+        memory=1.0,
+        drift_confidence=0.99,
         **kwargs,
     ):
         self.loss = loss
@@ -263,6 +309,9 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         self.fallback = fallback
         self.fallback_confidence = fallback_confidence
         self.fallback_cv = fallback_cv
+        self.keep_history = keep_history
+        self.memory = memory
+        self.drift_confidence = drift_confidence
         self._store_skorch_params(kwargs)
 
     # -- fitting ------------------------------------------------------------------
@@ -319,21 +368,71 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         self.constant_values_ = U.mean(axis=0)
         self.utility_scale_ = utility_spread(U)
         self.policy_ = self._fit_policy(X, U, self.utility_scale_)
+        self.drift_report_ = None
+        self.n_updates_ = 0
+        rows = None
+        if self.fallback is not None or self.keep_history:
+            folds = crossfit_splits(
+                self.fallback_cv, X, [], int_seed(self.random_state), name="fallback_cv"
+            )
+            # without the check, nothing values decisions: no unclipped refit
+            evaluation = self.utility_ if self.fallback is None else self._evaluation_stage(X, fb)
+            rows = new_round(X, fb, self.utility_, evaluation, folds, self.classes_)
+        self._check_and_keep(X, rows)
+        return self
+
+    def _check_and_keep(self, X, rows, warm=None, epochs=None):
+        """Run the fallback check on ``rows`` (a history Bunch); set the fallback,
+        the reference value and ``history_``. ``warm``: fold policies to start from."""
         self.fallback_ = None
         self.fallback_report_ = None
         if self.fallback is not None:
-            self.fallback_report_ = self._fallback_check(X, U, fb)
+            self.fallback_report_, policies, terms = self._fallback_check(X, rows, warm, epochs)
             if self.fallback_report_.fell_back:
                 self.fallback_ = self.fallback_report_.best_single
                 self._warn_fallback(self.fallback_report_)
-        return self
+            value, lcb = weighted_mean_lcb(terms, rows.weight, 1.0)
+            self.reference_value_ = Bunch(
+                value=value, std_error=value - lcb, source="cross-fitted check"
+            )
+        else:
+            # Without the check there is no out-of-fold value of the policy; its
+            # in-sample value is optimistic, so the drift check is skipped.
+            policies = None
+            self.reference_value_ = Bunch(value=np.nan, std_error=np.nan, source=None)
+        self.history_ = None
+        if self.keep_history:
+            rows.X = np.asarray(rows.X, dtype=np.float32)
+            rows.fold_policies = policies
+            self.history_ = rows
 
-    def _fit_policy(self, X, U, scale):
-        """Train a policy on utilities ``U`` divided by ``scale``; sets no attribute."""
+    def _fit_policy(self, X, U, scale, weight=None, warm=None, epochs=None):
+        """Train a policy on utilities ``U`` divided by ``scale``; sets no attribute.
+
+        ``weight``: row weights (rows of weight 0 are left out); ``warm``: a
+        fitted policy network to continue training for at most ``epochs``.
+        """
         regret = (U.max(axis=1, keepdims=True) - U) / scale
+        if weight is not None:
+            keep = weight > 0
+            X, regret, weight = X[keep], regret[keep], weight[keep]
+            weight = None if np.all(weight == weight[0]) else weight / weight.mean()
         if self.policy is not None:
-            return clone(self.policy).fit(X, np.argmin(regret, axis=1))
+            clf = clone(self.policy)
+            if weight is None:
+                return clf.fit(X, np.argmin(regret, axis=1))
+            if not has_fit_parameter(clf, "sample_weight"):
+                raise ValueError(
+                    f"policy: {type(clf).__name__}.fit takes no sample_weight, which "
+                    f"down-weighting past logs needs (memory={self.memory}). Use "
+                    "memory=0 or 1, a classifier whose fit takes sample_weight, or "
+                    "policy=None (the MLP policy)."
+                )
+            return clf.fit(X, np.argmin(regret, axis=1), sample_weight=weight)
         seed = int_seed(self.random_state)
+        target = regret if weight is None else np.column_stack([regret, weight])
+        if warm is not None:
+            return fit_net_warm(warm, X, target, seed, epochs)
         net = build_policy_net(
             module=MLPPolicy,
             module_params={
@@ -345,17 +444,10 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
             criterion_params={"loss": self.loss, "temperature": self.temperature},
             **self._training_params(seed),
         )
-        return fit_net(net, X, regret, seed)
+        return fit_net(net, X, target, seed)
 
-    def _logged_utilities(self, fb):
-        """Utility of each logged call; corrected grades where the stage has them."""
-        quality = getattr(self.utility_, "corrected_quality_", None)
-        if quality is None:
-            quality = np.asarray(fb["quality"], dtype=np.float64)
-        return quality - self.cost_weight * np.asarray(fb["cost"], dtype=np.float64)
-
-    def _evaluation_utilities(self, X, fb, U):
-        """Utilities the check values decisions with: ``U``, unclipped where it can be.
+    def _evaluation_stage(self, X, fb):
+        """The stage the check values decisions with: ``utility_``, unclipped where it can be.
 
         With logged propensities, clipping them only adds bias, and on confounded
         logs with weak outcome models that bias can crown the wrong best single
@@ -365,35 +457,51 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         """
         stage = self.utility_
         if not getattr(stage, "logged_propensity_", False) or getattr(stage, "clip", None) is None:
-            return U
+            return stage
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the stage's warnings were raised by fit
-            unclipped = self._fit_utility(X, fb, self.cost_weight, clip=None)
-        return unclipped.utilities(self.cost_weight)
+            return self._fit_utility(X, fb, self.cost_weight, clip=None)
 
-    def _fallback_check(self, X, U, fb):
-        """Cross-fitted DR comparison of the policy with the best single model."""
+    def _fallback_check(self, X, rows, warm=None, epochs=None):
+        """Cross-fitted DR comparison of the policy with the best single model.
+
+        ``rows`` holds the utilities, folds and weights (:func:`new_round`);
+        ``warm``, one fitted policy per fold to continue training. Returns the
+        report, the fold policies and the per-row values of the router's
+        decisions (for ``reference_value_``).
+        """
         n = X.shape[0]
-        folds = crossfit_splits(self.fallback_cv, X, [], int_seed(self.random_state), name="fallback_cv")
+        cw = self.cost_weight
+        U = rows.quality - cw * rows.cost
+        w = None if np.all(rows.weight == rows.weight[0]) else rows.weight
         decisions = np.empty(n, dtype=np.intp)
-        for train, test in folds:
-            policy = self._fit_policy(X[train], U[train], utility_spread(U[train]))
+        policies = []
+        for k in range(self.fallback_cv):
+            test, train = np.flatnonzero(rows.fold == k), np.flatnonzero(rows.fold != k)
+            start = None if warm is None else warm[k]
+            policy = self._fit_policy(
+                X[train], U[train], utility_spread(U[train]),
+                weight=None if w is None else w[train], warm=start, epochs=epochs,
+            )
+            policies.append(policy)
             decisions[test] = np.argmax(self._policy_scores(policy, X[test]), axis=1)
-        V = self._evaluation_utilities(X, fb, U)
+        V = rows.eval_quality - cw * rows.eval_cost
         routed = V[np.arange(n), decisions]
         z = NormalDist().inv_cdf(self.fallback_confidence)
-        values, values_lcb = np.array([mean_lcb(V[:, t], z) for t in range(V.shape[1])]).T
+        values, values_lcb = np.array(
+            [weighted_mean_lcb(V[:, t], w, z) for t in range(V.shape[1])]
+        ).T
         # The model with the best lower bound, not the best mean: on small or
         # skewed logs, a rarely logged model's mean is the noisiest, and the
         # largest of noisy means is biased upward (the winner's curse).
         best = int(np.argmax(values_lcb))
-        gain, gain_lcb = mean_lcb(routed - V[:, best], z)
+        gain, gain_lcb = weighted_mean_lcb(routed - V[:, best], w, z)
         logging_value = logging_gain = logging_gain_lcb = np.nan
-        if getattr(self.utility_, "logged_propensity_", False):
-            logged = self._logged_utilities(fb)
-            logging_value = float(np.mean(logged))
-            logging_gain, logging_gain_lcb = mean_lcb(routed - logged, z)
-        return Bunch(
+        logged = rows.logged_quality - cw * rows.logged_cost
+        if np.all(np.isfinite(logged)):  # NaN where a round had no logged propensities
+            logging_value = weighted_mean_lcb(logged, w, z)[0]
+            logging_gain, logging_gain_lcb = weighted_mean_lcb(routed - logged, w, z)
+        report = Bunch(
             policy_value=float(np.mean(routed)),
             best_single=np.asarray(self.classes_[best]).item(),
             best_single_value=float(values[best]),
@@ -410,6 +518,7 @@ class RegretRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
             # to. "not > 0" also falls back on a NaN bound.
             fell_back=not gain_lcb > 0,
         )
+        return report, policies, (V[:, best] if report.fell_back else routed)
 
     def _warn_fallback(self, report):
         warn(

@@ -1,0 +1,477 @@
+"""Keeping a fitted RegretRouter current: new prices, new logs, drift.
+
+:class:`ContinualRouterMixin` gives :class:`~sklearn_causal_routing.RegretRouter`
+its :meth:`~ContinualRouterMixin.reprice` (a model's price changed: rescale the
+cost part of the kept utilities, retrain the policy warm) and
+:meth:`~ContinualRouterMixin.partial_fit` (new logs arrived: check them for
+drift, cross-fit the utility stage on them, retrain the policy warm on the kept
+and the new utilities); :func:`new_round` is the per-row record those keep.
+"""
+
+import numbers
+import warnings
+from statistics import NormalDist
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import Bunch
+
+from ._feedback import resolve_feedback
+from ._policy import utility_spread
+from .exceptions import DriftWarning
+from .metrics import evaluate_policy
+from .utils._stats import mean_lcb
+from .utils._warnings import warn
+from .utils.validation import (
+    check_enough_models,
+    check_features,
+    check_same_length,
+    crossfit_splits,
+    encode_labels,
+    int_seed,
+)
+
+__all__ = ["ContinualRouterMixin", "new_round", "weighted_mean_lcb"]
+
+#: Fields of ``history_`` with one entry per kept row (``fold_policies`` is not one).
+ROW_FIELDS = (
+    "X", "quality", "cost", "eval_quality", "eval_cost", "action",
+    "logged_quality", "logged_cost", "weight", "fold",
+)
+
+
+def weighted_mean_lcb(values, weight, z):
+    """Weighted mean and its one-sided normal lower confidence bound.
+
+    ``weight=None`` is :func:`~sklearn_causal_routing.utils._stats.mean_lcb`
+    (``ddof=1``); with weights, the standard error is
+    ``sqrt(n / (n - 1) * sum w_i**2 (v_i - mean)**2) / sum w_i``, which is the
+    unweighted one for equal weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._continual import weighted_mean_lcb
+    >>> v = np.array([1.0, 3.0, 2.0])
+    >>> weighted_mean_lcb(v, None, 1.0) == weighted_mean_lcb(v, np.full(3, 0.5), 1.0)
+    True
+    >>> weighted_mean_lcb(v, np.array([1.0, 1.0, 0.0]), 1.0)
+    (2.0, 1.0)
+    """
+    if weight is None:
+        return mean_lcb(values, z)
+    keep = weight > 0
+    values, weight = values[keep], weight[keep]
+    total = float(np.sum(weight))
+    mean = float(np.sum(weight * values) / total)
+    n = values.size
+    if n < 2:
+        return mean, mean
+    se = float(np.sqrt(n / (n - 1) * np.sum(weight**2 * (values - mean) ** 2)) / total)
+    return mean, mean - z * se
+
+
+def _columns(stage, part, classes, fill):
+    """``stage``'s (n, K') ``part`` matrix in the columns of ``classes`` (K >= K').
+
+    Models the stage never saw get ``fill`` (outcome-model predictions).
+    """
+    values = getattr(stage, part)
+    if np.array_equal(stage.classes_, classes):
+        return values
+    out = np.array(fill, dtype=np.float64, copy=True)
+    out[:, encode_labels(stage.classes_, classes)] = values
+    return out
+
+
+def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
+    """One round of logs, as ``history_`` keeps it (see ``RegretRouter.history_``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_features)
+    fb : feedback array
+    stage, evaluation : DoublyRobustUtility
+        The fitted utility stage (what the policy trains on) and the one the
+        check values decisions with (the same object, or an unclipped refit).
+    folds : list of (train, test)
+        The check's folds.
+    classes : ndarray of shape (K,)
+        The router's models; the stages may lack some of them.
+    previous : DoublyRobustUtility, default=None
+        The stage of the round before: its outcome models fill the columns of
+        models the new logs did not serve (the direct method).
+
+    Returns
+    -------
+    rows : Bunch
+        ``X``, ``quality``, ``cost``, ``eval_quality``, ``eval_cost``,
+        ``action``, ``logged_quality`` (NaN without logged propensities),
+        ``logged_cost``, ``weight`` (ones) and ``fold``.
+    """
+    n = X.shape[0]
+    fill_q = fill_c = None
+    if not np.array_equal(stage.classes_, classes):
+        fill_q, fill_c = previous.predict_outcomes(X)
+    quality = _columns(stage, "quality_", classes, fill_q)
+    cost = _columns(stage, "cost_", classes, fill_c)
+    if evaluation is stage:
+        eval_quality, eval_cost = quality, cost
+    else:
+        eval_quality = _columns(evaluation, "quality_", classes, fill_q)
+        eval_cost = _columns(evaluation, "cost_", classes, fill_c)
+    logged_quality = getattr(stage, "corrected_quality_", None)
+    if logged_quality is None:
+        logged_quality = np.asarray(fb["quality"], dtype=np.float64)
+    if not getattr(stage, "logged_propensity_", False):
+        logged_quality = np.full(n, np.nan)
+    fold = np.empty(n, dtype=np.intp)
+    for k, (_, test) in enumerate(folds):
+        fold[test] = k
+    return Bunch(
+        X=X,
+        quality=quality,
+        cost=cost,
+        eval_quality=eval_quality,
+        eval_cost=eval_cost,
+        action=encode_labels(fb["action"], classes),
+        logged_quality=logged_quality,
+        logged_cost=np.asarray(fb["cost"], dtype=np.float64),
+        weight=np.ones(n),
+        fold=fold,
+    )
+
+
+class ContinualRouterMixin:
+    """``reprice`` and ``partial_fit`` for a router that keeps its ``history_``.
+
+    The host class provides ``_fit_utility``, ``_evaluation_stage``,
+    ``_fit_policy``, ``_check_and_keep`` and ``predict``.
+    """
+
+    def _check_continuable(self, method):
+        if not hasattr(self, "policy_"):
+            raise NotFittedError(
+                f"{method} continues a fitted {type(self).__name__}; this one is not "
+                "fitted yet. Call router.fit(X, feedback) first."
+            )
+        if getattr(self, "history_", None) is None:
+            raise ValueError(
+                f"{method} needs what the router trained on, and this router was fitted "
+                f"with keep_history={self.keep_history!r} (or unpickled from an older "
+                "version). Refit with RegretRouter(keep_history=True).fit(X, feedback)."
+            )
+
+    def _warm_epochs(self, max_epochs):
+        if max_epochs is None:
+            return max(1, self.max_epochs // 5)
+        if (
+            isinstance(max_epochs, (bool, np.bool_))
+            or not isinstance(max_epochs, numbers.Integral)
+            or max_epochs < 1
+        ):
+            raise ValueError(
+                f"max_epochs must be None or an int >= 1 (epochs of warm training); "
+                f"got {max_epochs!r}."
+            )
+        return int(max_epochs)
+
+    def _retrain(self, max_epochs):
+        """Retrain the policy (and the check) warm on ``history_``."""
+        rows = self.history_
+        epochs = self._warm_epochs(max_epochs)
+        U = rows.quality - self.cost_weight * rows.cost
+        self.constant_values_ = np.average(U, axis=0, weights=rows.weight)
+        self.utility_scale_ = utility_spread(U)
+        self.policy_ = self._fit_policy(
+            rows.X, U, self.utility_scale_, weight=rows.weight,
+            warm=self.policy_ if self.policy is None else None, epochs=epochs,
+        )
+        warm = rows.fold_policies if self.policy is None else None
+        if warm is not None and len(warm) != self.fallback_cv:
+            warm = None  # fallback_cv changed since: start the check's policies afresh
+        self._check_and_keep(rows.X, rows, warm=warm, epochs=epochs)
+
+    # -- prices ---------------------------------------------------------------------
+
+    def reprice(self, cost_scale, *, max_epochs=None):
+        """Re-route after price changes, without refitting the utility stage.
+
+        The cost of each model named in ``cost_scale`` is multiplied by its
+        factor in everything the router kept: the cross-fitted DR cost
+        utilities of every kept row (``history_``), the logged costs, and the
+        utility stage's cost estimates and predictions
+        (:meth:`DoublyRobustUtility.rescale_cost`). Then the policy is
+        retrained from its current weights on the repriced utilities, and the
+        fallback check is re-run, each of its fold policies also retrained
+        from its own weights, so the router may fall back, or stop falling
+        back, at the new prices.
+
+        Parameters
+        ----------
+        cost_scale : dict
+            ``{model: factor}``: the new price of ``model`` divided by the
+            price its kept costs were logged at (e.g. ``{"large": 0.5}``
+            when its price halves). Models from ``classes_``; factors finite
+            and ``>= 0``. Factors compound over calls.
+        max_epochs : int, default=None
+            Most epochs of each warm retraining (early stopping still
+            applies); ``None`` is a fifth of ``max_epochs`` (at least one).
+
+        Returns
+        -------
+        self : RegretRouter
+            The repriced router.
+
+        Warns
+        -----
+        FallbackWarning
+            When the re-run check falls back.
+
+        Notes
+        -----
+        *Exact*: the repriced utilities equal those of a refit on logs whose
+        costs of each model are multiplied by its factor (same seed; equal up
+        to rounding, about 1e-12) when every logged cost of that model scales
+        by the same factor and the cost outcome model is linear in its target,
+        as the default ``RidgeCV`` is. *Approximate*: a pooled cost outcome
+        model (its shared part mixes the models' costs); a model too rarely
+        logged to have an outcome model in some fold; and the policy, which is
+        retrained for a few epochs from its current weights rather than from
+        scratch, so its decisions are close to, not equal to, a full refit's.
+
+        Examples
+        --------
+        >>> from sklearn_causal_routing import RegretRouter
+        >>> from sklearn_causal_routing.datasets import RoutingWorld
+        >>> logs = RoutingWorld(random_state=0).sample(1000, random_state=1).log(
+        ...     random_state=2)
+        >>> router = RegretRouter(cost_weight=0.3, hidden_layer_sizes=(16,),
+        ...                       max_epochs=20, fallback=None, random_state=0)
+        >>> router = router.fit(logs.X, logs.feedback)
+        >>> before = (router.predict(logs.X) == "large").mean()
+        >>> router = router.reprice({"large": 0.1}, max_epochs=5)  # a 90% price cut
+        >>> after = (router.predict(logs.X) == "large").mean()
+        >>> bool(after > before)
+        True
+        """
+        self._check_continuable("reprice")
+        scale = self._check_cost_scale(cost_scale)
+        rows = self.history_
+        aliased = rows.eval_cost is rows.cost
+        rows.cost = rows.cost * scale
+        rows.eval_cost = rows.cost if aliased else rows.eval_cost * scale
+        rows.logged_cost = rows.logged_cost * scale[rows.action]
+        self.utility_ = self.utility_.rescale_cost(scale)
+        self._retrain(max_epochs)
+        return self
+
+    def _check_cost_scale(self, cost_scale):
+        """``{model: factor}`` as one factor per column of ``classes_``."""
+        if not isinstance(cost_scale, dict) or not cost_scale:
+            raise TypeError(
+                "cost_scale must be a non-empty dict {model: factor}, e.g. "
+                f"router.reprice({{{np.asarray(self.classes_[0]).item()!r}: 0.5}}); got "
+                f"{cost_scale!r}."
+            )
+        scale = np.ones(len(self.classes_))
+        labels = list(cost_scale)
+        index = encode_labels(
+            np.asarray(labels), self.classes_, name="cost_scale",
+            known="classes_, the models the router routes to",
+        )
+        for label, j in zip(labels, index):
+            factor = cost_scale[label]
+            if (
+                isinstance(factor, (bool, np.bool_))
+                or not isinstance(factor, numbers.Real)
+                or not np.isfinite(factor)
+                or factor < 0
+            ):
+                raise ValueError(
+                    f"cost_scale[{label!r}] must be a finite number >= 0 (new price / old "
+                    f"price, e.g. 0.5 when the price halves); got {factor!r}."
+                )
+            scale[j] = float(factor)
+        return scale
+
+    # -- new logs -------------------------------------------------------------------
+
+    def partial_fit(self, X, y, quality=None, *, cost=None, propensity=None, max_epochs=None):
+        """Continue from the fitted router on a new round of logs.
+
+        1. *Drift check* (``drift_confidence`` not None): the router's
+           decisions on the new logs are valued off-policy
+           (:func:`~sklearn_causal_routing.metrics.evaluate_policy`, doubly
+           robust) and compared with ``reference_value_``, estimated when it
+           was last fitted; when the interval of the difference excludes 0, a
+           :class:`~sklearn_causal_routing.exceptions.DriftWarning` is raised.
+           The numbers are in ``drift_report_``.
+        2. The utility stage is cross-fitted on the new logs alone (with the
+           router's seed: the same utilities as a fit on them).
+        3. The kept rows' weights are multiplied by ``memory`` (rows of
+           weight 0 dropped) and the new rows appended with weight 1.
+        4. The policy is retrained from its current weights on all kept
+           utilities with those row weights, and the fallback check re-run,
+           warm, on them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features of the new logged queries (same features as in fit).
+        y : feedback array or array-like of shape (n_samples,)
+            The new logged feedback (or logged labels with ``quality``). It
+            may lack some models of ``classes_``: their utilities on the new
+            rows are the previous stage's outcome-model predictions. It may
+            not hold a model outside ``classes_``: a new model needs a refit.
+        quality, cost, propensity : array-like, default=None
+            For the form ``partial_fit(X, t, quality, cost=cost)``.
+        max_epochs : int, default=None
+            Most epochs of each warm retraining; ``None`` is a fifth of
+            ``max_epochs`` (at least one).
+
+        Returns
+        -------
+        self : RegretRouter
+            The updated router.
+
+        Warns
+        -----
+        DriftWarning
+            When the router's value on the new logs falls outside the
+            interval estimated before.
+        FallbackWarning
+            When the re-run check falls back.
+
+        Notes
+        -----
+        ``partial_fit`` rather than ``warm_start=True``: scikit-learn's
+        ``warm_start`` refits on the data passed, here the point is to add
+        new logs to those kept, with the past down-weighted; ``fit`` always
+        starts afresh.
+
+        ``drift_report_`` holds ``reference_value`` and
+        ``reference_std_error`` (from ``reference_value_``), ``value``,
+        ``std_error``, ``ci_low`` and ``ci_high`` (the DR estimate on the new
+        logs and its interval at ``drift_confidence``), ``difference``
+        (new minus reference) with ``difference_ci_low`` and
+        ``difference_ci_high`` (normal, standard errors combined),
+        ``confidence``, ``n_samples`` and ``drifted``; ``skipped`` says why
+        when the check could not run (e.g. the router routes to a model the
+        new logs never served, which they cannot value).
+
+        With ``memory=1`` the policy trains on the same utilities as a fit
+        on all rounds would, except that each round's utilities are
+        cross-fitted within that round (the stage is not refitted on the
+        pooled logs); with ``memory=0`` on those of a fit on the new logs
+        only. The policy itself is retrained warm, so it is close to, not
+        equal to, a refit's.
+
+        Examples
+        --------
+        >>> from sklearn_causal_routing import RegretRouter
+        >>> from sklearn_causal_routing.datasets import RoutingWorld
+        >>> world = RoutingWorld(n_models=3, random_state=0)
+        >>> day1 = world.sample(600, random_state=1).log(random_state=2)
+        >>> day2 = world.sample(600, random_state=3).log(random_state=4)
+        >>> router = RegretRouter(cost_weight=0.3, hidden_layer_sizes=(16,),
+        ...                       max_epochs=10, fallback=None, random_state=0)
+        >>> router = router.fit(day1.X, day1.feedback)
+        >>> router = router.partial_fit(day2.X, day2.feedback)
+        >>> router.history_.X.shape, router.n_updates_
+        ((1200, 16), 1)
+        >>> router.drift_report_.skipped  # the reference value comes from the check
+        'no reference value: it comes from the fallback check, which fallback=None turns off'
+        """
+        self._check_continuable("partial_fit")
+        X = check_features(self, X)
+        fb = resolve_feedback(y, quality, cost, propensity, caller="partial_fit")
+        check_same_length(X, fb)
+        served = np.unique(fb["action"])
+        unknown = served[~np.isin(served, self.classes_)]
+        if unknown.size:
+            raise ValueError(
+                f"partial_fit: the new logs serve model(s) {unknown.tolist()} that the "
+                f"router was not fitted with (classes_={self.classes_.tolist()}). A new "
+                "model needs a full fit: router.fit(X_all, feedback_all) on logs that "
+                "include it (a pooled outcome model, utility=DoublyRobustUtility("
+                "quality_model=PooledRidge()), lets it borrow strength from the others)."
+            )
+        check_enough_models(served, name="y (the new logs)")
+        self.drift_report_ = self._drift_check(X, fb)
+
+        seed = int_seed(self.random_state)
+        stage = self._fit_utility(X, fb, self.cost_weight)
+        previous, self.utility_ = self.utility_, stage
+        folds = crossfit_splits(self.fallback_cv, X, [], seed, name="fallback_cv")
+        # as in fit: without the check nothing values decisions, no unclipped refit
+        evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
+        rows = new_round(X, fb, stage, evaluation, folds, self.classes_, previous)
+        rows.X = np.asarray(X, dtype=np.float32)
+        old = self.history_
+        weight = old.weight * self.memory
+        keep = weight > 0
+        history = Bunch(**{
+            name: np.concatenate([old[name][keep], rows[name]]) for name in ROW_FIELDS
+            if name != "weight"
+        })
+        history.weight = np.concatenate([weight[keep], rows.weight])
+        history.fold_policies = old.fold_policies
+        self.history_ = history
+        self.n_updates_ = getattr(self, "n_updates_", 0) + 1
+        self._retrain(max_epochs)
+        return self
+
+    def _drift_check(self, X, fb):
+        """Value of the router on the new logs against ``reference_value_``."""
+        if self.drift_confidence is None:
+            return None
+        conf = float(self.drift_confidence)
+        ref = self.reference_value_
+        report = Bunch(
+            reference_value=float(ref.value), reference_std_error=float(ref.std_error),
+            value=np.nan, std_error=np.nan, ci_low=np.nan, ci_high=np.nan,
+            difference=np.nan, difference_ci_low=np.nan, difference_ci_high=np.nan,
+            confidence=conf, n_samples=int(X.shape[0]), drifted=False, skipped=None,
+        )
+        if not np.isfinite(ref.value):
+            report.skipped = (
+                "no reference value: it comes from the fallback check, which "
+                "fallback=None turns off"
+            )
+            return report
+        decisions = self.predict(X)
+        unserved = np.setdiff1d(np.unique(decisions), np.unique(fb["action"]))
+        if unserved.size:
+            report.skipped = (
+                f"the router routes to {unserved.tolist()}, which the new logs never "
+                "served: they cannot value it"
+            )
+            return report
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # overlap etc.: the update's own fit warns
+            res = evaluate_policy(
+                decisions, X, fb, cost_weight=self.cost_weight, methods=("dr",),
+                confidence_level=conf,
+            ).estimates["dr"]
+        z = NormalDist().inv_cdf(0.5 + conf / 2)
+        diff = res.value - ref.value
+        se = float(np.hypot(res.std_error, ref.std_error))
+        report.update(
+            value=res.value, std_error=res.std_error, ci_low=res.ci_low, ci_high=res.ci_high,
+            difference=diff, difference_ci_low=diff - z * se, difference_ci_high=diff + z * se,
+        )
+        report.drifted = bool(abs(diff) > z * se)
+        if report.drifted:
+            warn(
+                f"{type(self).__name__}: its value on the new logs, {res.value:.4g} per "
+                f"query ({conf:.0%} interval [{res.ci_low:.4g}, {res.ci_high:.4g}]), "
+                f"{'fell' if diff < 0 else 'rose'} by {abs(diff):.4g} from the "
+                f"{ref.value:.4g} estimated before ({ref.source}); the {conf:.0%} interval "
+                f"of the difference, [{diff - z * se:.4g}, {diff + z * se:.4g}], excludes "
+                "0. The world, the traffic or the logging changed: the update goes on; "
+                "details in drift_report_. Consider memory < 1 to forget older logs.",
+                DriftWarning,
+            )
+        return report
+
