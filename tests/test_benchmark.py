@@ -283,9 +283,9 @@ def test_misspecified_scenarios_swap_the_nuisance_models(table, monkeypatch):
     for scenario in ("propensity-logistic", "outcome-mlp"):
         assert np.isfinite(res.values(scenario, "single model (DR)")).all()
     # propensities are not recorded in the propensity scenarios
-    logs = _runner._log(table, SCENARIOS["propensity-logistic"], 0)[1]
+    logs = _runner._simulate_logs(table, SCENARIOS["propensity-logistic"], 0)[1]
     assert np.isnan(logs.feedback["propensity"]).all()
-    logs = _runner._log(table, SCENARIOS["logs-10"], 0)[1]
+    logs = _runner._simulate_logs(table, SCENARIOS["logs-10"], 0)[1]
     assert len(logs) == round(0.1 * table.n_samples)
 
 
