@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
 
 from ._feedback import resolve_feedback
+from ._nets import grow_outputs
 from ._policy import utility_spread
 from .exceptions import DriftWarning
 from .metrics import evaluate_policy
@@ -31,13 +32,16 @@ from .utils.validation import (
     int_seed,
 )
 
-__all__ = ["ContinualRouterMixin", "new_round", "weighted_mean_lcb"]
+__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty", "weighted_mean_lcb"]
 
-#: Fields of ``history_`` with one entry per kept row (``fold_policies`` is not one).
+#: Fields of ``history_`` with one entry per kept row (``fold_policies`` and
+#: ``fill_stages`` are not).
 ROW_FIELDS = (
     "X", "quality", "cost", "eval_quality", "eval_cost", "action",
-    "logged_quality", "logged_cost", "weight", "fold",
+    "logged_quality", "logged_cost", "weight", "fold", "filled",
 )
+#: The (n, K) fields of ``history_``: one column per model of ``classes_``.
+MODEL_FIELDS = ("quality", "cost", "eval_quality", "eval_cost")
 
 
 def weighted_mean_lcb(values, weight, z):
@@ -84,6 +88,61 @@ def _columns(stage, part, classes, fill):
     return out
 
 
+def outcome_fill(stages, X, classes):
+    """Outcome-model predictions of quality and cost in the columns of ``classes``.
+
+    Each model's column comes from the first of ``stages`` (fitted utility
+    stages, newest first) that knows it; NaN where none does.
+    """
+    n, k = X.shape[0], len(classes)
+    quality, cost = np.full((n, k), np.nan), np.full((n, k), np.nan)
+    missing = np.ones(k, dtype=bool)
+    for stage in stages:
+        cols = np.flatnonzero(missing & np.isin(classes, stage.classes_))
+        if not cols.size:
+            continue
+        q, c = stage.predict_outcomes(X)
+        at = encode_labels(classes[cols], stage.classes_)
+        quality[:, cols], cost[:, cols] = q[:, at], c[:, at]
+        missing[cols] = False
+    return quality, cost
+
+
+def pessimism_penalty(U, filled, weight, z):
+    """``z`` times the standard error of each model's mean DR utility.
+
+    Over the rows whose column is a doubly robust estimate (``~filled``: not
+    an outcome-model fill), weighted by ``weight`` (``None``: equal); a
+    model with fewer than two such rows gets the largest finite penalty of
+    the others (0 when there is none). ``z=0`` gives zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._continual import pessimism_penalty
+    >>> U = np.array([[1.0, 0.0], [3.0, 0.0], [2.0, 4.0], [2.0, 8.0]])
+    >>> filled = np.array([[False, True], [False, True], [False, False], [False, False]])
+    >>> pessimism_penalty(U, filled, None, 2.0).round(3)  # model 1: two rows, se 2
+    array([0.816, 4.   ])
+    """
+    k = U.shape[1]
+    penalty = np.zeros(k)
+    if z == 0:
+        return penalty
+    weight = np.ones(U.shape[0]) if weight is None else np.asarray(weight, dtype=np.float64)
+    filled = np.zeros(U.shape, dtype=bool) if filled is None else filled
+    for t in range(k):
+        rows = ~filled[:, t] & (weight > 0)
+        if np.count_nonzero(rows) < 2:
+            penalty[t] = np.nan
+            continue
+        mean, lcb = weighted_mean_lcb(U[rows, t], weight[rows], z)
+        penalty[t] = mean - lcb
+    finite = np.isfinite(penalty)
+    penalty[~finite] = penalty[finite].max() if finite.any() else 0.0
+    return penalty
+
+
 def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     """One round of logs, as ``history_`` keeps it (see ``RegretRouter.history_``).
 
@@ -98,21 +157,24 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
         The check's folds.
     classes : ndarray of shape (K,)
         The router's models; the stages may lack some of them.
-    previous : DoublyRobustUtility, default=None
-        The stage of the round before: its outcome models fill the columns of
-        models the new logs did not serve (the direct method).
+    previous : list of DoublyRobustUtility, default=None
+        Stages of earlier rounds, newest first: their outcome models fill the
+        columns of models the new logs did not serve (the direct method).
 
     Returns
     -------
     rows : Bunch
         ``X``, ``quality``, ``cost``, ``eval_quality``, ``eval_cost``,
         ``action``, ``logged_quality`` (NaN without logged propensities),
-        ``logged_cost``, ``weight`` (ones) and ``fold``.
+        ``logged_cost``, ``weight`` (ones), ``fold`` and ``filled`` ((n, K)
+        bool: the column is an outcome-model fill, not a DR estimate).
     """
     n = X.shape[0]
     fill_q = fill_c = None
+    filled = np.zeros((n, len(classes)), dtype=bool)
     if not np.array_equal(stage.classes_, classes):
-        fill_q, fill_c = previous.predict_outcomes(X)
+        fill_q, fill_c = outcome_fill(previous, X, classes)
+        filled[:, ~np.isin(classes, stage.classes_)] = True
     quality = _columns(stage, "quality_", classes, fill_q)
     cost = _columns(stage, "cost_", classes, fill_c)
     if evaluation is stage:
@@ -139,7 +201,24 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
         logged_cost=np.asarray(fb["cost"], dtype=np.float64),
         weight=np.ones(n),
         fold=fold,
+        filled=filled,
     )
+
+
+def _rescaled_stage(stage, scale, classes):
+    """``stage.rescale_cost`` with ``scale`` given per model of ``classes``."""
+    return stage.rescale_cost(scale[encode_labels(stage.classes_, classes)])
+
+
+def _needed(stages, classes, newest):
+    """The ``stages`` (newest first) that fill some model ``newest`` lacks."""
+    missing = np.setdiff1d(classes, newest.classes_)
+    kept = []
+    for stage in stages:
+        if np.isin(missing, stage.classes_).any():
+            kept.append(stage)
+            missing = np.setdiff1d(missing, stage.classes_)
+    return kept
 
 
 class ContinualRouterMixin:
@@ -183,8 +262,11 @@ class ContinualRouterMixin:
         U = rows.quality - self.cost_weight * rows.cost
         self.constant_values_ = np.average(U, axis=0, weights=rows.weight)
         self.utility_scale_ = utility_spread(U)
+        self.pessimism_penalty_ = pessimism_penalty(
+            U, rows.get("filled"), rows.weight, self.pessimism
+        )
         self.policy_ = self._fit_policy(
-            rows.X, U, self.utility_scale_, weight=rows.weight,
+            rows.X, U - self.pessimism_penalty_, self.utility_scale_, weight=rows.weight,
             warm=self.policy_ if self.policy is None else None, epochs=epochs,
         )
         warm = rows.fold_policies if self.policy is None else None
@@ -262,7 +344,10 @@ class ContinualRouterMixin:
         rows.cost = rows.cost * scale
         rows.eval_cost = rows.cost if aliased else rows.eval_cost * scale
         rows.logged_cost = rows.logged_cost * scale[rows.action]
-        self.utility_ = self.utility_.rescale_cost(scale)
+        self.utility_ = _rescaled_stage(self.utility_, scale, self.classes_)
+        rows.fill_stages = [
+            _rescaled_stage(stage, scale, self.classes_) for stage in rows.get("fill_stages", [])
+        ]
         self._retrain(max_epochs)
         return self
 
@@ -322,8 +407,8 @@ class ContinualRouterMixin:
         y : feedback array or array-like of shape (n_samples,)
             The new logged feedback (or logged labels with ``quality``). It
             may lack some models of ``classes_``: their utilities on the new
-            rows are the previous stage's outcome-model predictions. It may
-            not hold a model outside ``classes_``: a new model needs a refit.
+            rows are an earlier stage's outcome-model predictions. It may
+            hold models outside ``classes_``: they join the pool (see Notes).
         quality, cost, propensity : array-like, default=None
             For the form ``partial_fit(X, t, quality, cost=cost)``.
         max_epochs : int, default=None
@@ -360,6 +445,20 @@ class ContinualRouterMixin:
         when the check could not run (e.g. the router routes to a model the
         new logs never served, which they cannot value).
 
+        *A new model* (served in the new logs, not in ``classes_``) joins
+        the pool: ``classes_`` grows (sorted; ``history_.action`` is
+        re-indexed), the kept rows get its columns from the new stage's
+        outcome-model predictions on their features (flagged in
+        ``history_.filled``: it never served them, so there is no DR
+        correction; with a pooled outcome model such as
+        :class:`~sklearn_causal_routing.outcome.PooledRidge` they borrow
+        strength from the other models), and the policy network, and the
+        check's, grow one output per new model, initialised so that they do
+        not prefer it (:func:`~sklearn_causal_routing._nets.grow_outputs`)
+        before the warm retraining. ``pessimism > 0`` makes the router send
+        it queries only where its estimated advantage exceeds its
+        uncertainty.
+
         With ``memory=1`` the policy trains on the same utilities as a fit
         on all rounds would, except that each round's utilities are
         cross-fitted within that round (the stage is not refitted on the
@@ -389,38 +488,76 @@ class ContinualRouterMixin:
         check_same_length(X, fb)
         served = np.unique(fb["action"])
         unknown = served[~np.isin(served, self.classes_)]
-        if unknown.size:
+        if unknown.size and np.asarray(unknown).dtype.kind != self.classes_.dtype.kind:
             raise ValueError(
-                f"partial_fit: the new logs serve model(s) {unknown.tolist()} that the "
-                f"router was not fitted with (classes_={self.classes_.tolist()}). A new "
-                "model needs a full fit: router.fit(X_all, feedback_all) on logs that "
-                "include it (a pooled outcome model, utility=DoublyRobustUtility("
-                "quality_model=PooledRidge()), lets it borrow strength from the others)."
+                f"partial_fit: the new logs' model labels {unknown.tolist()} are not of "
+                f"the kind of classes_ ({self.classes_.tolist()}); labels must be all "
+                "strings or all integers."
             )
         check_enough_models(served, name="y (the new logs)")
         self.drift_report_ = self._drift_check(X, fb)
 
         seed = int_seed(self.random_state)
         stage = self._fit_utility(X, fb, self.cost_weight)
-        previous, self.utility_ = self.utility_, stage
+        old = self.history_
+        fill_stages = [self.utility_, *old.get("fill_stages", [])]
+        self.utility_ = stage
+        if unknown.size:
+            self._add_models(unknown, stage)
         folds = crossfit_splits(self.fallback_cv, X, [], seed, name="fallback_cv")
         # as in fit: without the check nothing values decisions, no unclipped refit
         evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
-        rows = new_round(X, fb, stage, evaluation, folds, self.classes_, previous)
+        rows = new_round(X, fb, stage, evaluation, folds, self.classes_, fill_stages)
         rows.X = np.asarray(X, dtype=np.float32)
-        old = self.history_
         weight = old.weight * self.memory
         keep = weight > 0
+        if old.get("filled") is None:  # kept before filled existed: all DR estimates
+            old.filled = np.zeros(old.quality.shape, dtype=bool)
         history = Bunch(**{
             name: np.concatenate([old[name][keep], rows[name]]) for name in ROW_FIELDS
             if name != "weight"
         })
         history.weight = np.concatenate([weight[keep], rows.weight])
         history.fold_policies = old.fold_policies
+        # stages still needed to fill the models the newest logs did not serve
+        history.fill_stages = _needed(fill_stages, self.classes_, stage)
         self.history_ = history
         self.n_updates_ = getattr(self, "n_updates_", 0) + 1
         self._retrain(max_epochs)
         return self
+
+    def _add_models(self, labels, stage):
+        """Grow ``classes_`` by the (new) ``labels``; fill their columns in ``history_``.
+
+        The kept rows' columns of a new model are ``stage``'s outcome-model
+        predictions on their features (that model never served them: no DR
+        correction), flagged in ``history_.filled``; the policy networks grow
+        one output per new model (:func:`~sklearn_causal_routing._nets.grow_outputs`).
+        """
+        classes = np.union1d(self.classes_, labels)  # sorted, as everywhere
+        index = encode_labels(self.classes_, classes)
+        new = encode_labels(labels, classes)
+        rows = self.history_
+        n, k = rows.X.shape[0], len(classes)
+        quality, cost = stage.predict_outcomes(rows.X)
+        at = encode_labels(labels, stage.classes_)
+        for name in MODEL_FIELDS:
+            grown = np.empty((n, k))
+            grown[:, index] = rows[name]
+            grown[:, new] = (quality if "quality" in name else cost)[:, at]
+            rows[name] = grown
+        filled = np.ones((n, k), dtype=bool)
+        filled[:, index] = rows.get("filled", np.zeros((n, len(index)), dtype=bool))
+        rows.filled = filled
+        rows.action = index[rows.action]
+        if self.policy is None:  # a classifier policy is refitted from scratch anyway
+            grow_outputs(self.policy_, index, k)
+            for net in rows.fold_policies or ():
+                grow_outputs(net, index, k)
+        self.classes_ = classes
+        self.constant_values_ = np.average(
+            rows.quality - self.cost_weight * rows.cost, axis=0, weights=rows.weight
+        )
 
     def _drift_check(self, X, fb):
         """Value of the router on the new logs against ``reference_value_``."""

@@ -21,6 +21,7 @@ __all__ = [
     "build_policy_net",
     "fit_net",
     "fit_net_warm",
+    "grow_outputs",
     "progress_sink",
     "grid_position",
     "interpolate_logits",
@@ -262,6 +263,56 @@ def fit_net_warm(net, X, y, seed, epochs):
     finally:
         for group, rate in zip(net.optimizer_.param_groups, rates):
             group["lr"] = rate
+    net.module_.eval()
+    return net
+
+
+def grow_outputs(net, index, n_outputs):
+    """Give a fitted skorch policy net more outputs (models), in place.
+
+    The output layer (``module_.head``) becomes ``n_outputs`` wide: its old
+    rows (weights and biases) move to positions ``index`` (one per old
+    output), every other row is new, with the mean of the old rows' weights
+    and the smallest old bias. A new output's logit is then
+    ``mean_k logit_k(x) - mean(b) + min(b)``, never above the largest old
+    logit: the grown policy routes as before and starts by not preferring a
+    new model; warm retraining (:func:`fit_net_warm`) moves it. The body is
+    kept; the optimizer is re-created for the new parameters (its moment
+    estimates are lost). Returns ``net``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._nets import (
+    ...     MLPPolicy, RegretLoss, build_policy_net, fit_net, grow_outputs, policy_logits)
+    >>> net = build_policy_net(
+    ...     module=MLPPolicy, module_params=dict(n_features=2, n_outputs=2,
+    ...     hidden_layer_sizes=(4,)), criterion=RegretLoss, criterion_params={},
+    ...     max_epochs=2, lr=1e-2, batch_size=8, validation_fraction=None,
+    ...     n_iter_no_change=2, seed=0, verbose=0, device="cpu", extra={})
+    >>> X = np.random.RandomState(0).normal(size=(16, 2))
+    >>> net = fit_net(net, X, np.tile([0.0, 1.0], (16, 1)), 0)
+    >>> before = policy_logits(net, X)
+    >>> after = policy_logits(grow_outputs(net, np.array([1, 2]), 3), X)
+    >>> after.shape, bool(np.allclose(after[:, 1:], before, atol=1e-6))
+    ((16, 3), True)
+    >>> bool((after[:, 0] <= after[:, 1:].max(axis=1) + 1e-6).all())
+    True
+    """
+    head = net.module_.head
+    index = np.asarray(index, dtype=np.int64)
+    fresh = np.setdiff1d(np.arange(n_outputs), index)
+    grown = nn.Linear(head.in_features, n_outputs).to(
+        device=head.weight.device, dtype=head.weight.dtype)
+    with torch.no_grad():
+        grown.weight[torch.as_tensor(index)] = head.weight
+        grown.bias[torch.as_tensor(index)] = head.bias
+        if fresh.size:
+            grown.weight[torch.as_tensor(fresh)] = head.weight.mean(dim=0)
+            grown.bias[torch.as_tensor(fresh)] = head.bias.min()
+    net.module_.head = grown
+    net.module__n_outputs = int(n_outputs)  # what a re-initialised module would be built with
+    net.initialize_optimizer()
     net.module_.eval()
     return net
 

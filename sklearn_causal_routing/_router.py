@@ -10,7 +10,7 @@ from sklearn.utils import Bunch
 
 from sklearn.utils.validation import has_fit_parameter
 
-from ._continual import ContinualRouterMixin, new_round, weighted_mean_lcb
+from ._continual import ContinualRouterMixin, new_round, pessimism_penalty, weighted_mean_lcb
 from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm, policy_logits
 from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
 from ._feedback import check_logs
@@ -134,6 +134,15 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
     drift_confidence : float or None, default=0.99
         Two-sided level of the drift check of :meth:`partial_fit` (in
         (0, 1)); ``None`` turns the check off.
+    pessimism : float, default=0.0
+        ``z >= 0``: before the policy is trained, each model's utilities are
+        lowered by ``z`` times the standard error of its mean DR utility
+        (``pessimism_penalty_``), computed over the rows where that model has
+        a DR estimate (a model that entered by :meth:`partial_fit` has one
+        only on the logs since). A model with few logged rows, whose mean is
+        uncertain, is then chosen only where its estimated advantage exceeds
+        its uncertainty. ``0`` (the default) turns it off; the fallback
+        check values decisions without it. See ``docs/continual.md``.
     **kwargs
         skorch settings of the policy network, with prefixes ``module__``,
         ``optimizer__``, ``criterion__``, ``iterator_train__``,
@@ -182,12 +191,21 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         policy trains on), ``eval_quality`` and ``eval_cost`` (those the
         check values decisions with), ``action``, ``logged_quality`` and
         ``logged_cost``, ``weight``, ``fold`` (of the check) and
-        ``fold_policies``; ``None`` with ``keep_history=False``.
+        ``fold_policies``; ``filled`` ((n, n_models) bool: the column is an
+        outcome-model prediction, not a DR estimate, e.g. for a model added
+        by :meth:`partial_fit` on rows logged before it joined) and
+        ``fill_stages`` (earlier utility stages still needed to predict
+        models the newest logs did not serve); ``None`` with
+        ``keep_history=False``.
     drift_report_ : Bunch or None
         The drift check of the last :meth:`partial_fit` (``None`` before
         one); see :meth:`partial_fit`.
     n_updates_ : int
         Number of :meth:`partial_fit` rounds since :meth:`fit`.
+    pessimism_penalty_ : ndarray of shape (n_models,)
+        What was subtracted from each model's training utilities
+        (``pessimism`` times the standard error of its mean; zeros with
+        ``pessimism=0``).
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -265,6 +283,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         "keep_history": ["boolean"],
         "memory": [Interval(Real, 0, 1, closed="both")],
         "drift_confidence": [Interval(Real, 0, 1, closed="neither"), None],
+        "pessimism": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -290,6 +309,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         keep_history=True,
         memory=1.0,
         drift_confidence=0.99,
+        pessimism=0.0,
         **kwargs,
     ):
         self.loss = loss
@@ -312,6 +332,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         self.keep_history = keep_history
         self.memory = memory
         self.drift_confidence = drift_confidence
+        self.pessimism = pessimism
         self._store_skorch_params(kwargs)
 
     # -- fitting ------------------------------------------------------------------
@@ -367,7 +388,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         U = self.utility_.utilities(self.cost_weight)
         self.constant_values_ = U.mean(axis=0)
         self.utility_scale_ = utility_spread(U)
-        self.policy_ = self._fit_policy(X, U, self.utility_scale_)
+        self.pessimism_penalty_ = pessimism_penalty(U, None, None, self.pessimism)
+        self.policy_ = self._fit_policy(X, U - self.pessimism_penalty_, self.utility_scale_)
         self.drift_report_ = None
         self.n_updates_ = 0
         rows = None
@@ -474,6 +496,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         cw = self.cost_weight
         U = rows.quality - cw * rows.cost
         w = None if np.all(rows.weight == rows.weight[0]) else rows.weight
+        # the fold policies are trained as policy_ is: with the same penalty
+        U = U - self.pessimism_penalty_
         decisions = np.empty(n, dtype=np.intp)
         policies = []
         for k in range(self.fallback_cv):

@@ -24,7 +24,10 @@ from sklearn_causal_routing import (
     RegretRouter,
     SmallArmWarning,
 )
-from sklearn_causal_routing.datasets import RoutingTable
+from sklearn_causal_routing import DoublyRobustUtility, make_feedback
+from sklearn_causal_routing._continual import weighted_mean_lcb
+from sklearn_causal_routing.datasets import RoutingTable, RoutingWorld
+from sklearn_causal_routing.outcome import PooledRidge
 
 CW = 0.5
 #: Small network, few epochs; the check off unless a test needs it.
@@ -311,15 +314,10 @@ def test_continuing_before_fit_says_to_fit(rounds):
         RegretRouter().reprice({"large": 0.5})
 
 
-def test_partial_fit_rejects_other_features_and_new_models(rounds, first):
+def test_partial_fit_rejects_other_features(rounds, first):
     day2 = rounds["day2"]
     with pytest.raises(ValueError, match="features"):
         copy.deepcopy(first).partial_fit(day2.X[:, :5], day2.feedback)
-    fb = day2.feedback.copy().astype([("action", "U10")] + [
-        (n, day2.feedback.dtype[n]) for n in day2.feedback.dtype.names if n != "action"])
-    fb["action"][:50] = "newcomer"
-    with pytest.raises(ValueError, match=r"\['newcomer'\].*needs a full fit"):
-        copy.deepcopy(first).partial_fit(day2.X, fb)
 
 
 def test_partial_fit_with_a_model_missing_from_the_new_logs(rounds, first):
@@ -331,3 +329,167 @@ def test_partial_fit_with_a_model_missing_from_the_new_logs(rounds, first):
     # the missing model's column comes from the previous stage's outcome models
     expected = first.utility_.predict_outcomes(day2.X[served])[0][:, tiny]
     np.testing.assert_allclose(new_rows[:, tiny], expected)
+
+
+def test_two_rounds_missing_a_model_then_reprice(rounds, first):
+    """A model absent from two rounds in a row is filled by the last stage that knew it."""
+    day2 = rounds["day2"]
+    served = day2.feedback["action"] != "tiny"
+    half = np.flatnonzero(served)
+    a, b = half[: half.size // 2], half[half.size // 2 :]
+    router = copy.deepcopy(first)
+    router.partial_fit(day2.X[a], day2.feedback[a], max_epochs=1)
+    router.partial_fit(day2.X[b], day2.feedback[b], max_epochs=1)
+    tiny = np.flatnonzero(router.classes_ == "tiny")[0]
+    expected = first.utility_.predict_outcomes(day2.X[b])[0][:, tiny]
+    np.testing.assert_allclose(router.history_.quality[-b.size:, tiny], expected)
+    assert router.history_.filled[-b.size:, tiny].all()
+    assert not router.history_.filled[:1500].any()
+    # the newest stage lacks tiny: reprice maps the factors to its own models
+    router.reprice({"tiny": 0.5, "large": 0.8}, max_epochs=1)
+    assert np.all(np.isfinite(router.history_.cost))
+
+
+# --- a new model enters the pool ----------------------------------------------------
+
+NEW = "aaa"  #: sorts before every other model: every old column moves
+
+
+def _renamed(table):
+    """The 5-model world's strongest model (``large``), renamed ``NEW``."""
+    models = np.where(table.models == "large", NEW, table.models)
+    return RoutingTable(table.X, table.quality, table.cost, models, task=table.task,
+                        expected_quality=table.expected_quality)
+
+
+def _without(table, label):
+    keep = table.models != label
+    return RoutingTable(table.X, table.quality[:, keep], table.cost[:, keep],
+                        table.models[keep], task=table.task,
+                        expected_quality=table.expected_quality[:, keep])
+
+
+def _routed_feedback(router, table, seed):
+    """Route ``table`` with 10% exploration and a 10% share for NEW; log the outcomes."""
+    routes = router.route(table.X, exploration=0.1, shares={NEW: 0.1}, random_state=seed)
+    col = table.model_index(routes.model)
+    rows = np.arange(table.n_samples)
+    return make_feedback(routes.model, table.quality[rows, col], cost=table.cost[rows, col],
+                         propensity=routes.propensity)
+
+
+def _pooled():
+    return DoublyRobustUtility(quality_model=PooledRidge(), cost_model=PooledRidge())
+
+
+@pytest.fixture(scope="module")
+def entry():
+    """Day 1: four models (no NEW), confounded logs. Day 2: the router's own routes with a
+    10% share for NEW (about 270 of 2,000 rows). At cost weight 0.5, NEW truly wins 38%
+    of queries."""
+    world = RoutingWorld(n_models=5, random_state=0)
+    full1 = _renamed(world.sample(3000, random_state=10))
+    day1 = _without(full1, NEW).log(random_state=11)
+    full2 = _renamed(world.sample(2000, random_state=12))
+    test = _renamed(world.sample(5000, random_state=13))
+    out = {"full1": full1, "day1": day1, "full2": full2, "test": test}
+    for name, utility in (("pooled", _pooled), ("ridge", lambda: None)):
+        first = RegretRouter(**FAST, utility=utility()).fit(day1.X, day1.feedback)
+        fb2 = _routed_feedback(first, full2, seed=0)
+        grown = copy.deepcopy(first).partial_fit(full2.X, fb2)
+        out[name] = {"first": first, "fb2": fb2, "grown": grown}
+    pooled = out["pooled"]
+    X_all = np.vstack([day1.X, full2.X])
+    fb_all = np.concatenate([day1.feedback, pooled["fb2"].astype(day1.feedback.dtype)])
+    pooled["refit"] = RegretRouter(**FAST, utility=_pooled()).fit(X_all, fb_all)
+    return out
+
+
+def test_new_model_joins_sorted_and_old_rows_are_remapped(entry):
+    grown, first, day1 = entry["pooled"]["grown"], entry["pooled"]["first"], entry["day1"]
+    assert first.classes_.tolist() == ["medium", "small", "tiny", "xl"]
+    assert grown.classes_.tolist() == [NEW, "medium", "small", "tiny", "xl"]
+    assert 200 <= np.sum(entry["pooled"]["fb2"]["action"] == NEW) <= 350
+    history = grown.history_
+    np.testing.assert_array_equal(grown.classes_[history.action[:3000]], day1.t)
+    # old columns kept, at their new positions; the new one filled and flagged
+    np.testing.assert_array_equal(history.quality[:3000, 1:], first.history_.quality)
+    np.testing.assert_array_equal(history.cost[:3000, 1:], first.history_.cost)
+    assert history.filled[:3000, 0].all() and not history.filled[:3000, 1:].any()
+    assert not history.filled[3000:].any()
+    stage_q, stage_c = grown.utility_.predict_outcomes(day1.X)
+    np.testing.assert_allclose(history.quality[:3000, 0], stage_q[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(history.cost[:3000, 0], stage_c[:, 0], rtol=1e-5)
+    assert grown.constant_values_.shape == (5,)
+    assert grown.decision_function(day1.X[:3]).shape == (3, 5)
+
+
+def test_new_model_gets_its_wins_and_nears_a_refit(entry):
+    test, pooled = entry["test"], entry["pooled"]
+    U = test.utility(CW)
+    wins = U.argmax(axis=1) == test.model_index([NEW])[0]
+    assert 0.3 < wins.mean() < 0.45
+    values = {name: test.value(pooled[name].predict(test.X), CW)
+              for name in ("first", "grown", "refit")}
+    decisions = pooled["grown"].predict(test.X)
+    # it goes where it truly wins, and rarely elsewhere
+    assert np.mean(decisions[wins] == NEW) > 0.85
+    assert np.mean(decisions[~wins] == NEW) < 0.2
+    assert values["grown"] > values["first"] + 0.1           # measured 0.752 vs 0.583
+    assert values["grown"] > values["refit"] - 0.02          # refit: 0.751
+
+
+def test_pooled_outcome_model_borrows_strength_for_the_new_model(entry):
+    """At ~270 rows, PooledRidge's quality estimates of NEW on the old rows are closer to
+    the truth than per-model RidgeCV's (measured MAE 0.135 vs 0.165)."""
+    truth = entry["full1"].expected_quality[:, entry["full1"].model_index([NEW])[0]]
+    mae = {name: np.mean(np.abs(entry[name]["grown"].history_.quality[:3000, 0] - truth))
+           for name in ("pooled", "ridge")}
+    assert mae["pooled"] < mae["ridge"] - 0.015, mae
+    assert mae["pooled"] < 0.15, mae
+
+
+def test_grown_router_pickles_and_maps_columns(entry):
+    grown, test = entry["pooled"]["grown"], entry["test"]
+    again = pickle.loads(pickle.dumps(grown))
+    np.testing.assert_array_equal(again.predict(test.X), grown.predict(test.X))
+    P = again.predict_proba(test.X[:500])
+    assert P.shape == (500, 5)
+    np.testing.assert_array_equal(again.classes_[P.argmax(axis=1)], grown.predict(test.X[:500]))
+    # the columns follow classes_: the routing distribution is worth what the decisions are
+    head = test.subset(np.arange(500))
+    assert head.value(P, CW, classes=again.classes_) == pytest.approx(
+        head.value(again.predict(head.X), CW), abs=0.02)
+    again.partial_fit(entry["full2"].X[:600], entry["pooled"]["fb2"][:600], max_epochs=1)
+    assert again.n_updates_ == 2
+
+
+def test_new_model_with_the_check_and_a_classifier_policy(entry):
+    from sklearn.linear_model import LogisticRegression
+
+    day1, full2, fb2 = entry["day1"], entry["full2"], entry["pooled"]["fb2"]
+    checked = RegretRouter(**dict(FAST, max_epochs=3, fallback="best_single", fallback_cv=2))
+    checked.fit(day1.X[:1000], day1.feedback[:1000]).partial_fit(full2.X, fb2, max_epochs=2)
+    assert checked.classes_[0] == NEW
+    assert checked.fallback_report_.single_values.shape == (5,)
+    assert all(net.module_.head.out_features == 5 for net in checked.history_.fold_policies)
+    clf = RegretRouter(cost_weight=CW, loss="classification", fallback=None, random_state=0,
+                       policy=LogisticRegression(max_iter=300))
+    clf.fit(day1.X[:1000], day1.feedback[:1000]).partial_fit(full2.X, fb2)
+    assert clf.predict_proba(full2.X[:5]).shape == (5, 5)
+    assert np.mean(clf.predict(entry["test"].X) == NEW) > 0.2
+
+
+def test_pessimism_penalty_is_z_standard_errors_over_dr_rows(entry):
+    grown = entry["pooled"]["grown"]
+    assert np.all(grown.pessimism_penalty_ == 0)            # the default: off
+    router = copy.deepcopy(grown).set_params(pessimism=2.0)
+    router.reprice({NEW: 1.0}, max_epochs=1)                # retrain with the penalty
+    history = router.history_
+    U = history.quality - CW * history.cost
+    # NEW: its standard error over the 2,000 new rows only (no DR estimate before)
+    mean, lcb = weighted_mean_lcb(U[3000:, 0], None, 2.0)
+    assert router.pessimism_penalty_[0] == pytest.approx(mean - lcb)
+    mean, lcb = weighted_mean_lcb(U[:, 1], None, 2.0)
+    assert router.pessimism_penalty_[1] == pytest.approx(mean - lcb)
+    assert np.all(router.pessimism_penalty_ > 0)
