@@ -121,7 +121,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         float32), the cross-fitted quality and cost utilities, the logged
         outcomes and the fallback check's fold policies. :meth:`reprice` and
         :meth:`partial_fit` need it. Memory, and pickle size, grow by about
-        ``4 * n_features + 16 * (2 * n_models + 3)`` bytes per kept row
+        ``4 * n_features + 33 * n_models + 48`` bytes per kept row
         (e.g. 17 MB for 10,000 rows of 384-dimensional embeddings and 10
         models) plus ``fallback_cv`` small networks. ``False`` keeps none of
         it.
