@@ -29,6 +29,7 @@ Run from the repository root::
 Skips with a message when the shared data folder lacks the MMLU-Pro table.
 """
 
+import copy
 import time
 import warnings
 
@@ -126,8 +127,8 @@ def run(args):
     t0 = time.perf_counter()
     continual = _router(args, args.seed).fit(logs0.X, logs0.feedback)
     fit0 = time.perf_counter() - t0
-    refit = continual  # identical until the first update
-    frozen = continual
+    refit = continual  # identical until the first update (then replaced, not updated)
+    frozen = copy.deepcopy(continual)  # partial_fit updates in place: keep a copy
     progress(f"day 0: initial fit {fit0:.1f} s")
 
     for d in range(1, args.days):
