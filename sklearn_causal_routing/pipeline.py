@@ -1,10 +1,21 @@
 """A scikit-learn Pipeline that also accepts ``fit(X, t, y, cost=...)``."""
 
 from sklearn import pipeline as _skpipeline
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
 
 from ._feedback import resolve_feedback
 
 __all__ = ["Pipeline", "make_pipeline"]
+
+
+def _final_has(attr):
+    """``available_if`` check: the last step has ``attr``."""
+
+    def check(self):
+        return hasattr(self._final_estimator, attr)
+
+    return check
 
 
 def _feedback_or_y(y, quality, cost, propensity, caller):
@@ -20,7 +31,10 @@ class Pipeline(_skpipeline.Pipeline):
     ``score`` accept the served models and outcomes as
     separate arrays, ``fit(X, t, y, cost=cost, propensity=p)``, and pack them
     into a feedback array (:func:`make_feedback`) before passing it down as
-    ``y``. ``fit(X, feedback)`` works as with any target.
+    ``y``. ``fit(X, feedback)`` works as with any target. When the last step
+    is a router, :meth:`route` (routing with exploration) and, for routers
+    that have it, :meth:`partial_fit` (a new round of logs) run it on the
+    inputs transformed by the fitted earlier steps.
 
     Parameters
     ----------
@@ -98,6 +112,74 @@ class Pipeline(_skpipeline.Pipeline):
         """
         y = _feedback_or_y(y, quality, cost, propensity, "Pipeline.score")
         return super().score(X, y, **params)
+
+    def _transform_to_final(self, X):
+        Xt = X
+        for _, _, transformer in self._iter(with_final=False, filter_passthrough=True):
+            Xt = transformer.transform(Xt)
+        return Xt
+
+    @available_if(_final_has("route"))
+    def route(self, X, **params):
+        """Route with exploration: the last step's ``route`` on the transformed ``X``.
+
+        Parameters
+        ----------
+        X : iterable
+            Inputs of the first step (e.g. prompt texts).
+        **params : dict
+            Passed to the router's ``route`` (``exploration``, ``shares``,
+            ``pool``, ``random_state``, ...).
+
+        Returns
+        -------
+        routes : Routes
+            The drawn models and the propensity of each (see
+            :meth:`~sklearn_causal_routing.base.RouterMixin.route`).
+
+        Examples
+        --------
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from sklearn_causal_routing import Pipeline
+        >>> from sklearn_causal_routing.baselines import DecoupledRouter
+        >>> from sklearn_causal_routing.datasets import RoutingWorld
+        >>> logs = RoutingWorld(random_state=0).sample(500, random_state=1).log(random_state=2)
+        >>> pipe = Pipeline([("scale", StandardScaler()), ("router", DecoupledRouter())])
+        >>> routes = pipe.fit(logs.X, logs.feedback).route(logs.X[:3], exploration=0.1,
+        ...                                                random_state=0)
+        >>> routes.propensity.shape
+        (3,)
+        """
+        check_is_fitted(self)
+        return self._final_estimator.route(self._transform_to_final(X), **params)
+
+    @available_if(_final_has("partial_fit"))
+    def partial_fit(self, X, y=None, quality=None, *, cost=None, propensity=None, **params):
+        """A new round of logs for the last step; the earlier steps are not refitted.
+
+        The fitted earlier steps (e.g. a prompt embedder, a scaler) transform
+        ``X``, and the router's ``partial_fit`` continues on the result.
+
+        Parameters
+        ----------
+        X : iterable
+            Inputs of the first step for the new logs.
+        y : feedback array or array-like, default=None
+            As in :meth:`fit`.
+        quality, cost, propensity : array-like, default=None
+            As in :meth:`fit`.
+        **params : dict
+            Passed to the last step's ``partial_fit`` (e.g. ``max_epochs``).
+
+        Returns
+        -------
+        self : Pipeline
+            The updated pipeline.
+        """
+        check_is_fitted(self)
+        y = _feedback_or_y(y, quality, cost, propensity, "Pipeline.partial_fit")
+        self._final_estimator.partial_fit(self._transform_to_final(X), y, **params)
+        return self
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):

@@ -263,3 +263,31 @@ def test_every_stage_built_in_fit_explains_nested_keys(make, key, stage):
     est = make().set_params(**{attr: stage})
     est.set_params(**{key: value})
     assert est.get_params()[key] == value
+
+
+def test_pipeline_routes_and_updates_through_its_last_step():
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_causal_routing import DoublyRobustUtility, Pipeline, RegretRouter
+
+    world = RoutingWorld(n_models=3, random_state=0)
+    day1 = world.sample(600, random_state=1).log(random_state=2)
+    day2 = world.sample(600, random_state=3).log(random_state=4)
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("router", RegretRouter(hidden_layer_sizes=(8,), max_epochs=5,
+                                             fallback=None, random_state=0))])
+    pipe.fit(day1.X, day1.feedback)
+    Xt = pipe[0].transform(day2.X)
+    got = pipe.route(day2.X, exploration=0.2, random_state=7)
+    want = pipe[-1].route(Xt, exploration=0.2, random_state=7)
+    np.testing.assert_array_equal(got.model, want.model)
+    np.testing.assert_allclose(got.propensity, want.propensity)
+    mean_before = pipe[0].mean_.copy()
+    fb = day2.feedback
+    pipe.partial_fit(day2.X, fb["action"], fb["quality"], cost=fb["cost"],
+                     propensity=fb["propensity"])
+    assert pipe[-1].n_updates_ == 1 and pipe[-1].history_.X.shape[0] == 1200
+    np.testing.assert_array_equal(pipe[0].mean_, mean_before)  # earlier steps not refitted
+    # a last step without route / partial_fit: the pipeline has neither
+    stage = Pipeline([("scale", StandardScaler()), ("utility", DoublyRobustUtility())])
+    assert not hasattr(stage, "route") and not hasattr(stage, "partial_fit")
