@@ -23,6 +23,7 @@ __all__ = [
     "fit_net_warm",
     "grow_outputs",
     "progress_sink",
+    "training_settings",
     "grid_position",
     "interpolate_logits",
     "policy_logits",
@@ -156,6 +157,33 @@ def progress_sink(text):
     print(text, file=stream, flush=True)
 
 
+def training_settings(validation_fraction, n_iter_no_change, seed, verbose):
+    """The skorch settings every network of the package trains with.
+
+    A held-out ``validation_fraction`` (``None``: none) with early stopping
+    after ``n_iter_no_change`` epochs without improvement (the best epoch's
+    weights restored), shuffled training batches, and, when ``verbose``, the
+    epoch table through :func:`progress_sink`.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing._nets import training_settings
+    >>> sorted(training_settings(None, 5, 0, 0))
+    ['callbacks', 'iterator_train__shuffle', 'train_split', 'verbose']
+    >>> training_settings(0.1, 5, 0, 1)["callbacks"][0][0]
+    'early_stopping'
+    """
+    params = dict(train_split=None, callbacks=[], iterator_train__shuffle=True, verbose=verbose)
+    if validation_fraction is not None:
+        params["train_split"] = ValidSplit(validation_fraction, stratified=False, random_state=seed)
+        params["callbacks"] = [
+            ("early_stopping", EarlyStopping(patience=n_iter_no_change, load_best=True))
+        ]
+    if verbose:
+        params["callbacks__print_log__sink"] = progress_sink
+    return params
+
+
 def build_policy_net(
     *,
     module,
@@ -173,13 +201,6 @@ def build_policy_net(
     extra,
 ):
     """Assemble the skorch net; ``extra`` holds user ``module__``/``optimizer__``/... settings."""
-    callbacks = []
-    train_split = None
-    if validation_fraction:
-        train_split = ValidSplit(validation_fraction, stratified=False, random_state=seed)
-        callbacks.append(
-            ("early_stopping", EarlyStopping(patience=n_iter_no_change, load_best=True))
-        )
     params = dict(
         module=module,
         criterion=criterion,
@@ -188,14 +209,9 @@ def build_policy_net(
         lr=lr,
         max_epochs=max_epochs,
         batch_size=batch_size,
-        train_split=train_split,
-        callbacks=callbacks,
-        iterator_train__shuffle=True,
-        verbose=verbose,
         device=device,
+        **training_settings(validation_fraction, n_iter_no_change, seed, verbose),
     )
-    if verbose:
-        params["callbacks__print_log__sink"] = progress_sink
     params.update({f"module__{k}": v for k, v in module_params.items()})
     params.update({f"criterion__{k}": v for k, v in criterion_params.items()})
     params.update(extra)

@@ -5,12 +5,10 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 from sklearn.base import BaseEstimator, RegressorMixin
 from torch import nn
 
-from ._nets import policy_logits
+from ._nets import policy_logits, training_settings
 from ._pooled import PooledOutcomeMixin
 from .utils._compat import Interval, _fit_context, validate_data
 from .utils.validation import int_seed
@@ -330,13 +328,8 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
 
         seed = int_seed(self.random_state)
         n_train = X.shape[0]
-        callbacks, train_split = [], None
         if self.validation_fraction is not None:
             n_train = max(1, int(round(n_train * (1 - self.validation_fraction))))
-            train_split = ValidSplit(self.validation_fraction, stratified=False, random_state=seed)
-            callbacks.append(
-                ("early_stopping", EarlyStopping(patience=self.n_iter_no_change, load_best=True))
-            )
         self.net_ = _PenalisedNet(
             SharedHeadsModule,
             criterion=nn.MSELoss,
@@ -344,11 +337,10 @@ class PooledMLP(PooledOutcomeMixin, RegressorMixin, BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            iterator_train__shuffle=True,
-            verbose=self.verbose,
             device=self.device,
+            **training_settings(
+                self.validation_fraction, self.n_iter_no_change, seed, self.verbose
+            ),
             penalty=self.alpha / n_train,
             model_penalty=self.model_alpha / n_train,
             module__n_features=X.shape[1],

@@ -180,3 +180,11 @@ def test_doubly_robust_utility_with_pooled_mlps():
     quality, cost = dr.predict_outcomes(logs.X[:50])
     assert quality.shape == cost.shape == (50, 3)
     assert np.isfinite(quality).all() and np.isfinite(cost).all()
+
+
+def test_verbose_epoch_table_goes_to_stderr_like_the_policies(few_rows, capsys):
+    X, y, models, _, _ = few_rows
+    PooledMLP(**{**FAST, "max_epochs": 2}, verbose=1).fit(X, y, models)
+    out, err = capsys.readouterr()
+    assert out == "" and "epoch" in err and "valid_loss" in err
+    assert "\x1b[" not in err  # captured stderr is not a terminal: plain text
