@@ -32,7 +32,7 @@ from .utils.validation import (
     int_seed,
 )
 
-__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty", "weighted_mean_lcb"]
+__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty"]
 
 #: Fields of ``history_`` with one entry per kept row (``fold_policies`` and
 #: ``fill_stages`` are not).
@@ -42,37 +42,6 @@ ROW_FIELDS = (
 )
 #: The (n, K) fields of ``history_``: one column per model of ``classes_``.
 MODEL_FIELDS = ("quality", "cost", "eval_quality", "eval_cost")
-
-
-def weighted_mean_lcb(values, weight, z):
-    """Weighted mean and its one-sided normal lower confidence bound.
-
-    ``weight=None`` is :func:`~sklearn_causal_routing.utils._stats.mean_lcb`
-    (``ddof=1``); with weights, the standard error is
-    ``sqrt(n / (n - 1) * sum w_i**2 (v_i - mean)**2) / sum w_i``, which is the
-    unweighted one for equal weights.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_causal_routing._continual import weighted_mean_lcb
-    >>> v = np.array([1.0, 3.0, 2.0])
-    >>> weighted_mean_lcb(v, None, 1.0) == weighted_mean_lcb(v, np.full(3, 0.5), 1.0)
-    True
-    >>> weighted_mean_lcb(v, np.array([1.0, 1.0, 0.0]), 1.0)
-    (2.0, 1.0)
-    """
-    if weight is None:
-        return mean_lcb(values, z)
-    keep = weight > 0
-    values, weight = values[keep], weight[keep]
-    total = float(np.sum(weight))
-    mean = float(np.sum(weight * values) / total)
-    n = values.size
-    if n < 2:
-        return mean, mean
-    se = float(np.sqrt(n / (n - 1) * np.sum(weight**2 * (values - mean) ** 2)) / total)
-    return mean, mean - z * se
 
 
 def _columns(stage, part, classes, fill):
@@ -136,7 +105,7 @@ def pessimism_penalty(U, filled, weight, z):
         if np.count_nonzero(rows) < 2:
             penalty[t] = np.nan
             continue
-        mean, lcb = weighted_mean_lcb(U[rows, t], weight[rows], z)
+        mean, lcb = mean_lcb(U[rows, t], z, weight=weight[rows])
         penalty[t] = mean - lcb
     finite = np.isfinite(penalty)
     penalty[~finite] = penalty[finite].max() if finite.any() else 0.0

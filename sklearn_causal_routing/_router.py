@@ -10,7 +10,7 @@ from sklearn.utils import Bunch
 
 from sklearn.utils.validation import has_fit_parameter
 
-from ._continual import ContinualRouterMixin, new_round, pessimism_penalty, weighted_mean_lcb
+from ._continual import ContinualRouterMixin, new_round, pessimism_penalty
 from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm, policy_logits
 from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
 from ._feedback import check_logs
@@ -18,7 +18,7 @@ from ._propensity import expand_proba
 from .base import RouterMixin
 from .exceptions import FallbackWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
-from .utils._stats import softmax
+from .utils._stats import mean_lcb, softmax
 from .utils._warnings import warn
 from .utils.validation import check_features, crossfit_splits, int_seed
 
@@ -413,7 +413,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             if self.fallback_report_.fell_back:
                 self.fallback_ = self.fallback_report_.best_single
                 self._warn_fallback(self.fallback_report_)
-            value, lcb = weighted_mean_lcb(terms, rows.weight, 1.0)
+            value, lcb = mean_lcb(terms, 1.0, weight=rows.weight)
             self.reference_value_ = Bunch(
                 value=value, std_error=value - lcb, source="cross-fitted check"
             )
@@ -513,18 +513,18 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         routed = V[np.arange(n), decisions]
         z = NormalDist().inv_cdf(self.fallback_confidence)
         values, values_lcb = np.array(
-            [weighted_mean_lcb(V[:, t], w, z) for t in range(V.shape[1])]
+            [mean_lcb(V[:, t], z, weight=w) for t in range(V.shape[1])]
         ).T
         # The model with the best lower bound, not the best mean: on small or
         # skewed logs, a rarely logged model's mean is the noisiest, and the
         # largest of noisy means is biased upward (the winner's curse).
         best = int(np.argmax(values_lcb))
-        gain, gain_lcb = weighted_mean_lcb(routed - V[:, best], w, z)
+        gain, gain_lcb = mean_lcb(routed - V[:, best], z, weight=w)
         logging_value = logging_gain = logging_gain_lcb = np.nan
         logged = rows.logged_quality - cw * rows.logged_cost
         if np.all(np.isfinite(logged)):  # NaN where a round had no logged propensities
-            logging_value = weighted_mean_lcb(logged, w, z)[0]
-            logging_gain, logging_gain_lcb = weighted_mean_lcb(routed - logged, w, z)
+            logging_value = mean_lcb(logged, z, weight=w)[0]
+            logging_gain, logging_gain_lcb = mean_lcb(routed - logged, z, weight=w)
         report = Bunch(
             policy_value=float(np.mean(routed)),
             best_single=np.asarray(self.classes_[best]).item(),

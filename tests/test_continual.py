@@ -25,7 +25,7 @@ from sklearn_causal_routing import (
     SmallArmWarning,
 )
 from sklearn_causal_routing import DoublyRobustUtility, make_feedback
-from sklearn_causal_routing._continual import weighted_mean_lcb
+from sklearn_causal_routing.utils._stats import mean_lcb
 from sklearn_causal_routing.datasets import RoutingTable, RoutingWorld
 from sklearn_causal_routing.outcome import PooledRidge
 
@@ -488,8 +488,8 @@ def test_pessimism_penalty_is_z_standard_errors_over_dr_rows(entry):
     history = router.history_
     U = history.quality - CW * history.cost
     # NEW: its standard error over the 2,000 new rows only (no DR estimate before)
-    mean, lcb = weighted_mean_lcb(U[3000:, 0], None, 2.0)
+    mean, lcb = mean_lcb(U[3000:, 0], 2.0)
     assert router.pessimism_penalty_[0] == pytest.approx(mean - lcb)
-    mean, lcb = weighted_mean_lcb(U[:, 1], None, 2.0)
+    mean, lcb = mean_lcb(U[:, 1], 2.0)
     assert router.pessimism_penalty_[1] == pytest.approx(mean - lcb)
     assert np.all(router.pessimism_penalty_ > 0)

@@ -42,11 +42,14 @@ def kish_ess(weights, groups=None, n_groups=None):
         return np.where(sum_w2 > 0, sum_w**2 / sum_w2, 0.0)
 
 
-def mean_lcb(diff, z):
+def mean_lcb(values, z, weight=None):
     """Mean of paired differences and its one-sided normal lower confidence bound.
 
-    ``mean - z * sd / sqrt(n)`` (``ddof=1``); identical pairs give a bound
-    equal to the mean (zero: no evidence of a gain).
+    ``mean - z * se``. Unweighted, ``se = sd / sqrt(n)`` (``ddof=1``); with
+    ``weight`` (rows of weight 0 dropped), the weighted mean and
+    ``se = sqrt(n / (n - 1) * sum w_i**2 (v_i - mean)**2) / sum w_i``, which
+    is the unweighted one for equal weights. Identical pairs, or a single
+    one, give a bound equal to the mean (no evidence of a gain).
 
     Examples
     --------
@@ -54,10 +57,25 @@ def mean_lcb(diff, z):
     >>> from sklearn_causal_routing.utils._stats import mean_lcb
     >>> mean_lcb(np.array([1.0, 3.0]), 1.0)
     (2.0, 1.0)
+    >>> v = np.array([1.0, 3.0, 2.0])
+    >>> mean_lcb(v, 1.0) == mean_lcb(v, 1.0, weight=np.full(3, 0.5))
+    True
+    >>> mean_lcb(v, 1.0, weight=np.array([1.0, 1.0, 0.0]))
+    (2.0, 1.0)
     """
-    mean = float(np.mean(diff))
-    sd = float(np.std(diff, ddof=1)) if diff.size > 1 else 0.0
-    return mean, float(mean - z * sd / np.sqrt(diff.size))
+    if weight is None:
+        mean = float(np.mean(values))
+        sd = float(np.std(values, ddof=1)) if values.size > 1 else 0.0
+        return mean, float(mean - z * sd / np.sqrt(values.size))
+    keep = weight > 0
+    values, weight = values[keep], weight[keep]
+    total = float(np.sum(weight))
+    mean = float(np.sum(weight * values) / total)
+    n = values.size
+    if n < 2:
+        return mean, mean
+    se = float(np.sqrt(n / (n - 1) * np.sum(weight**2 * (values - mean) ** 2)) / total)
+    return mean, mean - z * se
 
 
 def softmax(z):
