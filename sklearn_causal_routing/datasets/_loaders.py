@@ -344,13 +344,3 @@ def load_routerbench_subset(data_dir="../shared/data"):
                 "(default '../shared/data', relative to the project root)."
             )
     return load_routing_table(table_path, embeddings=emb_path)
-
-
-# Transitional: the command line still calls these two; once it calls
-# ``read_frame(path)`` they go.
-def _import_pandas():
-    return import_optional("pandas", extra="data", needed_by="the command line")
-
-
-def _read_frame(path, pd=None):
-    return read_frame(path)
