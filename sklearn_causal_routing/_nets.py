@@ -413,7 +413,11 @@ def interpolate_logits(endpoints, corrections, grid, cost_weight, lib=np):
     j, lam = grid_position(grid, cost_weight, lib)
     if lib is np and np.ndim(cost_weight) == 0:
         # one cost weight for every row (the common case): slice, don't gather
-        return (1 - lam) * endpoints[:, j] + lam * endpoints[:, j + 1] + lam * (1 - lam) * corrections[:, j]
+        return (
+            (1 - lam) * endpoints[:, j]
+            + lam * endpoints[:, j + 1]
+            + lam * (1 - lam) * corrections[:, j]
+        )
     lam = lam[:, None]
     rows = lib.arange(endpoints.shape[0])
     return (
