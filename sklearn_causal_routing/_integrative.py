@@ -6,16 +6,20 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.utils import Bunch
+from sklearn.utils.parallel import Parallel
 
 from ._feedback import check_logs, grader_fields, make_feedback
 from ._utility import (
     MIN_ROWS_PER_MODEL,
     DoublyRobustUtility,
-    fit_per_model,
+    fill_predictions,
+    outcome_tasks,
+    plan_per_model,
     predict_per_model,
 )
 from .exceptions import SmallGoldWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._parallel import thread_budget
 from .utils._stats import kish_ess
 from .utils.validation import check_features, crossfit_splits, encode_labels
 from .utils._warnings import warn
@@ -131,6 +135,12 @@ default=None
         gives folds stratified by logged model and grader.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and the default propensity models.
+    n_jobs : int or None, default=None
+        Fits to run at once, as joblib tasks: the grade models (per fold,
+        grader and model) and then those of :class:`DoublyRobustUtility`.
+        ``None`` means 1 unless in a ``joblib.parallel_config`` context,
+        ``-1`` every core. The result does not depend on it (see
+        ``docs/scaling.md``).
 
     Attributes
     ----------
@@ -279,6 +289,7 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
         use_logged_propensity=True,
         cv=3,
         random_state=None,
+        n_jobs=None,
     ):
         super().__init__(
             method=method,
@@ -290,6 +301,7 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
             use_logged_propensity=use_logged_propensity,
             cv=cv,
             random_state=random_state,
+            n_jobs=n_jobs,
         )
         self.bias_learner = bias_learner
         self.gold_propensity = gold_propensity
@@ -434,6 +446,8 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
 
         m_y = np.empty((n, k))
         m_j = np.empty((n, k))
+        # the grade models of every fold and grader run as independent joblib tasks
+        plans = []
         for train, test in splits:
             for rows, target, out in (
                 (train[gold[train]], grade_y, m_y),
@@ -442,8 +456,21 @@ clip_bounds_, logged_propensity_, overlap_, outcome_models_, n_features_in_
                 if rows.size == 0:  # a fold without one kind of grade: fold mean
                     out[test] = float(np.mean(target[train]))
                     continue
-                models = fit_per_model(X, target, action, rows, self.classes_, self.grade_model)
-                out[test] = predict_per_model(models, X[test])
+                models, fits = plan_per_model(
+                    X, target, action, rows, self.classes_, self.grade_model
+                )
+                plans.append((models, fits, target, test, out))
+        threads = thread_budget(self.n_jobs, sum(len(plan[1]) for plan in plans))
+        tasks = [
+            task
+            for models, fits, target, test, _ in plans
+            for task in outcome_tasks(
+                fits, X, target, action, self.classes_, self.grade_model, threads, test
+            )
+        ]
+        results = iter(Parallel(n_jobs=self.n_jobs)(tasks))
+        for models, fits, _, test, out in plans:
+            out[test] = fill_predictions(models, fits, [next(results) for _ in fits], len(test))
         rows = np.arange(n)
         my, mj = m_y[rows, action], m_j[rows, action]
 

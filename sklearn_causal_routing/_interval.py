@@ -91,6 +91,12 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         skorch's verbosity.
     device : str, default="cpu"
         Torch device.
+    n_jobs : int or None, default=None
+        Fits to run at once, as joblib tasks (``None``: 1 unless in a
+        ``joblib.parallel_config`` context; ``-1``: every core), each with its
+        share of the cores for torch, XGBoost, OpenMP and BLAS threads. Passed
+        to the utility stage when the stage's own ``n_jobs`` is ``None``.
+        The result does not depend on it. See ``docs/scaling.md``.
     **kwargs
         skorch settings (``module__dropout``, ``optimizer__weight_decay``, ...),
         as for :class:`RegretRouter`.
@@ -165,6 +171,7 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         device="cpu",
+        n_jobs=None,
         **kwargs,
     ):
         self.cost_weight_range = cost_weight_range
@@ -182,6 +189,7 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.device = device
+        self.n_jobs = n_jobs
         self._store_skorch_params(kwargs)
 
     def _grid(self):

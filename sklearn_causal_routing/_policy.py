@@ -17,6 +17,7 @@ from ._nets import SKORCH_PREFIXES
 from ._utility import DoublyRobustUtility, fit_utility_cached
 from .utils._compat import HasMethods, Interval
 from .utils._param import check_nested_defaults
+from .utils._parallel import N_JOBS_CONSTRAINT
 from .utils.validation import int_seed
 
 __all__ = ["TRAINING_CONSTRAINTS", "PolicyRouterMixin", "utility_spread"]
@@ -46,7 +47,9 @@ TRAINING_CONSTRAINTS = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "device": [str],
+    "n_jobs": N_JOBS_CONSTRAINT,
 }
+
 
 
 class PolicyRouterMixin:
@@ -75,11 +78,15 @@ class PolicyRouterMixin:
     def _fit_utility(self, X, fb, cost_weight=0.0, **params):
         """Fit (or fetch from the cache) the utility stage, seeded by the router.
 
-        ``params`` override settings of the stage (e.g. ``clip=None``).
+        ``params`` override settings of the stage (e.g. ``clip=None``); the
+        router's ``n_jobs`` reaches a stage whose own ``n_jobs`` is ``None``.
         """
         utility = DoublyRobustUtility() if self.utility is None else clone(self.utility)
-        if utility.get_params().get("random_state", 0) is None and self.random_state is not None:
+        stage_params = utility.get_params(deep=False)
+        if stage_params.get("random_state", 0) is None and self.random_state is not None:
             utility.set_params(random_state=int_seed(self.random_state))
+        if "n_jobs" in stage_params and stage_params["n_jobs"] is None:
+            utility.set_params(n_jobs=self.n_jobs)
         utility.set_params(cost_weight=cost_weight, **params)
         return fit_utility_cached(utility, X, fb)
 

@@ -10,6 +10,7 @@ from ._feedback import check_feedback, make_feedback
 from .exceptions import OverlapWarning
 from .utils._compat import HasMethods, _fit_context, validate_data
 from .utils._param import NestedDefaultsMixin
+from .utils._parallel import N_JOBS_CONSTRAINT, xgboost_threads
 from .utils._stats import kish_ess
 from .utils.validation import (
     FLOAT_DTYPES,
@@ -29,7 +30,14 @@ MIN_EFFECTIVE_SAMPLES = 30
 MIN_PROPENSITY = 1e-3
 
 
-def default_propensity_estimator(random_state):
+def default_propensity_estimator(random_state, n_jobs=None):
+    """The default XGBoost classifier of the logged model, with an explicit thread count.
+
+    ``n_jobs`` as for :func:`~sklearn_causal_routing.utils._parallel.xgboost_threads`:
+    ``None`` gives it the cores of the task it runs in (all available cores
+    outside any task), never XGBoost's own default of every core of the
+    machine, whose spinning OpenMP threads fight other work for the cores.
+    """
     from xgboost import XGBClassifier
 
     # Shallow, column-subsampled trees with coarse histograms: propensities need
@@ -44,6 +52,7 @@ def default_propensity_estimator(random_state):
         max_bin=32,
         tree_method="hist",
         random_state=random_state,
+        n_jobs=xgboost_threads(n_jobs),
     )
 
 
@@ -186,6 +195,13 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         instead of estimates, and the overlap diagnostics use them.
     random_state : int, RandomState instance or None, default=None
         Seed of the default XGBoost estimator (ignored for a user estimator).
+    n_jobs : int or None, default=None
+        Threads of the default XGBoost estimator (ignored for a user
+        estimator, whose own ``n_jobs`` applies). ``None``: the cores of the
+        joblib task the fit runs in (e.g. a cross-fitting fold of
+        :class:`DoublyRobustUtility`), or every available core
+        (``os.sched_getaffinity``, container limits) outside one; ``-1``:
+        every available core. The result does not depend on it.
 
     Attributes
     ----------
@@ -224,12 +240,14 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "predict_proba"]), None],
         "use_logged": ["boolean"],
         "random_state": ["random_state"],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
-    def __init__(self, estimator=None, *, use_logged=True, random_state=None):
+    def __init__(self, estimator=None, *, use_logged=True, random_state=None, n_jobs=None):
         self.estimator = estimator
         self.use_logged = use_logged
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -256,7 +274,8 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         encoded = encode_labels(actions, self.classes_)
         if self.estimator is None:
             est = default_propensity_estimator(
-                None if self.random_state is None else int_seed(self.random_state)
+                None if self.random_state is None else int_seed(self.random_state),
+                self.n_jobs,
             )
         else:
             est = clone(self.estimator)

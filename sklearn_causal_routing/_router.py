@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import Bunch
-
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._continual import ContinualRouterMixin, new_round, pessimism_penalty
@@ -18,11 +18,22 @@ from ._propensity import expand_proba
 from .base import RouterMixin
 from .exceptions import FallbackWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
+from .utils._parallel import limited, thread_budget
 from .utils._stats import mean_lcb, softmax
 from .utils._warnings import warn
 from .utils.validation import check_features, crossfit_splits, int_seed
 
 __all__ = ["RegretRouter"]
+
+
+def _fit_fold_policy(router, X, U, weight, train, test, warm, epochs):
+    """One fold policy of the fallback check, as a joblib task: the policy and its
+    decisions on the ``test`` rows."""
+    policy = router._fit_policy(
+        X[train], U[train], utility_spread(U[train]),
+        weight=None if weight is None else weight[train], warm=warm, epochs=epochs,
+    )
+    return policy, np.argmax(router._policy_scores(policy, X[test]), axis=1)
 
 
 class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEstimator):
@@ -93,6 +104,13 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         skorch's verbosity (per-epoch losses when > 0).
     device : str, default="cpu"
         Torch device of the policy.
+    n_jobs : int or None, default=None
+        Fits to run at once, as joblib tasks (``None``: 1 unless in a
+        ``joblib.parallel_config`` context; ``-1``: every core), each with its
+        share of the cores for torch, XGBoost, OpenMP and BLAS threads. Passed
+        to the utility stage when the stage's own ``n_jobs`` is ``None``; the
+        ``fallback_cv`` fold policies of the fallback check train in
+        parallel. The result does not depend on it. See ``docs/scaling.md``.
     fallback : {"best_single"} or None, default="best_single"
         What to do when the logs give no evidence that the policy beats the
         best single model. ``"best_single"``: after training, a cross-fitted
@@ -310,6 +328,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         memory=1.0,
         drift_confidence=0.99,
         pessimism=0.0,
+        n_jobs=None,
         **kwargs,
     ):
         self.loss = loss
@@ -333,6 +352,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         self.memory = memory
         self.drift_confidence = drift_confidence
         self.pessimism = pessimism
+        self.n_jobs = n_jobs
         self._store_skorch_params(kwargs)
 
     # -- fitting ------------------------------------------------------------------
@@ -499,16 +519,21 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         # the fold policies are trained as policy_ is: with the same penalty
         U = U - self.pessimism_penalty_
         decisions = np.empty(n, dtype=np.intp)
-        policies = []
-        for k in range(self.fallback_cv):
-            test, train = np.flatnonzero(rows.fold == k), np.flatnonzero(rows.fold != k)
-            start = None if warm is None else warm[k]
-            policy = self._fit_policy(
-                X[train], U[train], utility_spread(U[train]),
-                weight=None if w is None else w[train], warm=start, epochs=epochs,
-            )
-            policies.append(policy)
-            decisions[test] = np.argmax(self._policy_scores(policy, X[test]), axis=1)
+        # The fold policies train as independent joblib tasks, each seeded as a
+        # sequential fit would be and held to its share of the cores. They need
+        # the router's settings and classes_, not its fitted stage: send a clone.
+        worker = clone(self)
+        worker.classes_ = self.classes_
+        task = delayed(limited(_fit_fold_policy, thread_budget(self.n_jobs, self.fallback_cv)))
+        folds = [np.flatnonzero(rows.fold == k) for k in range(self.fallback_cv)]
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            task(worker, X, U, w, np.flatnonzero(rows.fold != k), folds[k],
+                 None if warm is None else warm[k], epochs)
+            for k in range(self.fallback_cv)
+        )
+        policies = [policy for policy, _ in fitted]
+        for test, (_, decided) in zip(folds, fitted):
+            decisions[test] = decided
         V = rows.eval_quality - cw * rows.eval_cost
         routed = V[np.arange(n), decisions]
         z = NormalDist().inv_cdf(self.fallback_confidence)

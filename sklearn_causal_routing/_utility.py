@@ -1,6 +1,7 @@
 """DoublyRobustUtility: counterfactual utility of every model for every logged query."""
 
 import copy
+import threading
 import warnings
 from collections import OrderedDict
 from numbers import Real
@@ -9,6 +10,7 @@ import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.linear_model import RidgeCV
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ._feedback import check_logs, grader_fields
@@ -17,6 +19,7 @@ from ._propensity import PropensityModel, overlap_diagnostics, warn_poor_overlap
 from .exceptions import JudgeGradeWarning, SmallArmWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._param import NestedDefaultsMixin
+from .utils._parallel import N_JOBS_CONSTRAINT, limited, thread_budget
 from .utils._warnings import warn
 from .utils.validation import (
     check_cost_weight,
@@ -56,7 +59,79 @@ def _check_clip(clip):
     return lo, hi
 
 
-def fit_per_model(X, target, action, rows, classes, estimator, small=None):
+def plan_per_model(X, target, action, rows, classes, estimator, small=None):
+    """What :func:`fit_per_model` fits, without fitting: the constants and the fits to run.
+
+    Returns ``(models, fits)``. ``models`` is the list of
+    :func:`fit_per_model` with the constants in place and ``None`` where a
+    regressor is to be fitted, or ``None`` for a pooled ``estimator``.
+    ``fits`` lists ``(slot, rows)``: the index in ``models`` (``None``: the
+    pooled model, fitted once) and the rows to fit on, each to run as
+    :func:`fit_outcome`. ``small`` is filled as by :func:`fit_per_model`.
+    """
+    if is_pooled(estimator):
+        # one fit on every model's rows; models without rows borrow the shared part
+        counts = np.bincount(action[rows], minlength=len(classes))
+        if small is not None:
+            small.extend((np.asarray(label).item(), 0) for label, n in zip(classes, counts) if n == 0)
+        return None, [(None, rows)]
+    models, fits = [], []
+    fallback = float(np.mean(target[rows]))
+    for j, label in enumerate(classes):
+        mine = rows[action[rows] == j]
+        if mine.size < MIN_ROWS_PER_MODEL:
+            if small is not None:
+                small.append((np.asarray(label).item(), int(mine.size)))
+            models.append(float(np.mean(target[mine])) if mine.size else fallback)
+            continue
+        values = target[mine]
+        if np.ptp(values) == 0:
+            models.append(float(values[0]))  # constant outcome: nothing to learn
+            continue
+        models.append(None)
+        fits.append((j, mine))
+    return models, fits
+
+
+def fit_outcome(estimator, X, target, rows, test=None, action=None, n_models=None):
+    """One outcome fit, as a joblib task: a clone of ``estimator`` on ``rows``.
+
+    ``action`` and ``n_models`` are given for a pooled estimator (fitted on
+    every model's rows at once). Returns the fitted model and its predictions
+    for the ``test`` rows (``None`` without ``test``): one column for a
+    per-model regressor, one per model for a pooled one.
+    """
+    if action is not None:
+        model = clone(estimator).fit(X[rows], target[rows], action[rows], n_models)
+    else:
+        model = _default_outcome_model() if estimator is None else clone(estimator)
+        model.fit(X[rows], target[rows])
+    return model, (None if test is None else model.predict(X[test]))
+
+
+def outcome_tasks(fits, X, target, action, classes, estimator, threads, test=None):
+    """The ``fits`` of :func:`plan_per_model` as delayed :func:`fit_outcome` calls.
+
+    Each task is limited to ``threads`` (see
+    :func:`~sklearn_causal_routing.utils._parallel.limit_threads`) and
+    predicts the ``test`` rows; :func:`fill_models` puts their models in place.
+    """
+    pooled = len(fits) == 1 and fits[0][0] is None
+    extra = {"action": action, "n_models": len(classes)} if pooled else {}
+    task = delayed(limited(fit_outcome, threads))
+    return [task(estimator, X, target, rows, test, **extra) for _, rows in fits]
+
+
+def fill_models(models, fits, results):
+    """Put the models fitted by the tasks of ``fits`` (:func:`plan_per_model`) in place."""
+    for (slot, _), (model, _) in zip(fits, results):
+        if slot is None:
+            return model  # the pooled model: the one fit
+        models[slot] = model
+    return models
+
+
+def fit_per_model(X, target, action, rows, classes, estimator, small=None, n_jobs=None):
     """Fit one outcome model per logged model on its rows among ``rows``.
 
     A pooled ``estimator`` (see :mod:`sklearn_causal_routing.outcome`) is
@@ -65,30 +140,49 @@ def fit_per_model(X, target, action, rows, classes, estimator, small=None):
     A model with fewer than ``MIN_ROWS_PER_MODEL`` rows gets the mean of its
     rows (or of all ``rows`` when it has none) and is recorded in ``small`` as
     ``(label, n_rows)``; a
-    model whose outcome is constant gets that constant.
+    model whose outcome is constant gets that constant. The fits run as
+    joblib tasks, ``n_jobs`` at once, each with its share of the cores.
     """
-    if is_pooled(estimator):
-        # one fit on every model's rows; models without rows borrow the shared part
-        counts = np.bincount(action[rows], minlength=len(classes))
-        if small is not None:
-            small.extend((np.asarray(label).item(), 0) for label, n in zip(classes, counts) if n == 0)
-        return clone(estimator).fit(X[rows], target[rows], action[rows], len(classes))
-    fitted = []
-    fallback = float(np.mean(target[rows]))
-    for j, label in enumerate(classes):
-        mine = rows[action[rows] == j]
-        if mine.size < MIN_ROWS_PER_MODEL:
-            if small is not None:
-                small.append((np.asarray(label).item(), int(mine.size)))
-            fitted.append(float(np.mean(target[mine])) if mine.size else fallback)
-            continue
-        values = target[mine]
-        if np.ptp(values) == 0:
-            fitted.append(float(values[0]))  # constant outcome: nothing to learn
-            continue
-        est = _default_outcome_model() if estimator is None else clone(estimator)
-        fitted.append(est.fit(X[mine], values))
-    return fitted
+    models, fits = plan_per_model(X, target, action, rows, classes, estimator, small)
+    threads = thread_budget(n_jobs, len(fits))
+    tasks = outcome_tasks(fits, X, target, action, classes, estimator, threads)
+    return fill_models(models, fits, Parallel(n_jobs=n_jobs)(tasks))
+
+
+def fill_predictions(models, fits, results, n_rows):
+    """The test-row predictions of :func:`outcome_tasks`' tasks, one column per model.
+
+    Equal to ``predict_per_model(fill_models(models, fits, results), X[test])``.
+    """
+    if fits and fits[0][0] is None:
+        return results[0][1]  # the pooled model predicts every column
+    out = np.empty((n_rows, len(models)))
+    for j, model in enumerate(models):
+        if model is not None:
+            out[:, j] = model
+    for (slot, _), (_, pred) in zip(fits, results):
+        out[:, slot] = pred
+    return out
+
+
+# catch_warnings swaps a process-wide filter list: tasks sharing a process (joblib's
+# threading backend) take turns, or one could restore another's filters.
+_quiet_lock = threading.Lock()
+
+
+def fit_propensity_fold(estimator, X, labels, train, test, test_action):
+    """One cross-fitting fold's propensity fit, as a joblib task.
+
+    Fits ``estimator`` (a :class:`PropensityModel`) on the ``train`` rows,
+    silently (overlap is judged once, on the cross-fitted propensities), and
+    returns its ``classes_`` and the propensity of each ``test`` row's logged
+    model (column ``test_action``).
+    """
+    with _quiet_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X[train], labels[train])
+    proba = estimator.predict_proba(X[test])
+    return estimator.classes_, proba[np.arange(len(test)), test_action]
 
 
 def predict_per_model(models, X):
@@ -191,6 +285,15 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         has fewer rows than folds.
     random_state : int, RandomState instance or None, default=None
         Seeds the fold assignment and the default propensity model.
+    n_jobs : int or None, default=None
+        Fits to run at once: each fold's propensity model and each fold's
+        outcome models (per model, quality and cost) are independent joblib
+        tasks. ``None`` means 1 unless in a ``joblib.parallel_config``
+        context, ``-1`` every core; ``with joblib.parallel_config(backend=
+        "dask"):`` runs them on a Dask cluster. Each task's XGBoost, torch and
+        OpenMP threads are held to its share of the cores, and its BLAS to one
+        thread, so the result is the same for every ``n_jobs``
+        (``docs/scaling.md``).
 
     Attributes
     ----------
@@ -273,6 +376,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         "use_logged_propensity": ["boolean"],
         "cv": ["cv_object"],
         "random_state": ["random_state"],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
     def __init__(
@@ -287,6 +391,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         use_logged_propensity=True,
         cv=3,
         random_state=None,
+        n_jobs=None,
     ):
         self.method = method
         self.clip = clip
@@ -297,6 +402,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self.use_logged_propensity = use_logged_propensity
         self.cv = cv
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _propensity_estimator(self):
         if self.propensity is None:
@@ -342,30 +448,45 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         mu_q = np.empty((n, k))
         mu_c = np.empty((n, k))
         prop = logged.copy() if self.logged_propensity_ else np.empty(n)
-        self.outcome_models_ = []
         small = []
-        splits = crossfit_splits(self.cv, X, [action], self.random_state)
-        for train, test in splits:
+        splits = list(crossfit_splits(self.cv, X, [action], self.random_state))
+        outcomes = (("quality", q, self.quality_model, mu_q), ("cost", c, self.cost_model, mu_c))
+        # Every fold's propensity fit and outcome fits are independent joblib tasks.
+        plans = [
+            {name: plan_per_model(X, target, action, train, self.classes_, est, small)
+             for name, target, est, _ in outcomes}
+            for train, _ in splits
+        ]
+        n_tasks = sum(len(fits) for plan in plans for _, fits in plan.values())
+        n_tasks += 0 if self.logged_propensity_ else len(splits)
+        threads = thread_budget(self.n_jobs, n_tasks)
+        labels = np.asarray(fb["action"])
+        tasks = []
+        for (train, test), plan in zip(splits, plans):
             if not self.logged_propensity_:
-                pm = self._propensity_estimator()
-                with warnings.catch_warnings():
-                    # Overlap is judged once, on the cross-fitted propensities.
-                    warnings.simplefilter("ignore")
-                    pm.fit(X[train], fb["action"][train])
-                if len(pm.classes_) != k:
+                tasks.append(delayed(limited(fit_propensity_fold, threads))(
+                    self._propensity_estimator(), X, labels, train, test, action[test]
+                ))
+            for name, target, est, _ in outcomes:
+                fits = plan[name][1]
+                tasks += outcome_tasks(fits, X, target, action, self.classes_, est, threads, test)
+        results = iter(Parallel(n_jobs=self.n_jobs)(tasks))
+        self.outcome_models_ = []
+        for (train, test), plan in zip(splits, plans):
+            if not self.logged_propensity_:
+                fold_classes, prop[test] = next(results)
+                if len(fold_classes) != k:
                     raise ValueError(
                         "A cross-fitting training fold lacks some logged model; use "
                         "fewer folds (cv) or more logs. Models present: "
-                        f"{pm.classes_.tolist()} of {self.classes_.tolist()}."
+                        f"{fold_classes.tolist()} of {self.classes_.tolist()}."
                     )
-                prop[test] = pm.predict_proba(X[test])[np.arange(len(test)), action[test]]
             models = {}
-            for name, target, est, out in (
-                ("quality", q, self.quality_model, mu_q),
-                ("cost", c, self.cost_model, mu_c),
-            ):
-                models[name] = fit_per_model(X, target, action, train, self.classes_, est, small)
-                out[test] = predict_per_model(models[name], X[test])
+            for name, _, _, out in outcomes:
+                fitted, fits = plan[name]
+                done = [next(results) for _ in fits]
+                out[test] = fill_predictions(fitted, fits, done, len(test))
+                models[name] = fill_models(fitted, fits, done)
             self.outcome_models_.append(models)
         warn_small_arms(small)
 
@@ -583,6 +704,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
 # only in policy settings (temperature, network size, ...) would refit the same
 # utility stage on the same fold; the cache returns the fitted one instead. The key is
 # a content hash of the data and of every utility parameter except ``cost_weight``
+# and ``n_jobs`` (which gives the same result)
 # (utilities are recombined per cost weight without refitting). With an int
 # random_state a hit is exactly what a refit would give; with random_state=None every
 # candidate shares the first draw of the folds (common random numbers, the fair way
@@ -594,8 +716,20 @@ _cache = OrderedDict()
 _cache_stats = {"hits": 0, "misses": 0}
 
 
+def _without_n_jobs(value):
+    """A nested estimator as hashed for the cache: its ``n_jobs`` set aside too."""
+    if isinstance(value, BaseEstimator) and value.get_params(deep=False).get("n_jobs") is not None:
+        return clone(value).set_params(n_jobs=None)
+    return value
+
+
 def _cache_key(utility, X, fb):
-    params = {k: v for k, v in utility.get_params(deep=False).items() if k != "cost_weight"}
+    # neither cost_weight (recombined at no cost) nor n_jobs (same result) changes the fit
+    params = {
+        k: _without_n_jobs(v)
+        for k, v in utility.get_params(deep=False).items()
+        if k not in ("cost_weight", "n_jobs")
+    }
     return joblib.hash((type(utility).__qualname__, params, X, fb))
 
 

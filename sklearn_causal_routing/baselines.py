@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import RidgeCV
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import get_tags
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ._feedback import check_logs
@@ -31,6 +32,7 @@ from .base import ROUTER_FIT_DOC, RouterMixin
 from .exceptions import SmallArmWarning
 from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._param import NestedDefaultsMixin
+from .utils._parallel import N_JOBS_CONSTRAINT, limited, thread_budget
 from .utils._warnings import warn
 from .utils.validation import check_cost_weight, check_features, encode_labels, int_seed
 
@@ -173,6 +175,10 @@ class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, Base
     cost_weight : float, default=0.0
         Utility is ``quality - cost_weight * cost``. Read at prediction time:
         changing it with ``set_params`` needs no refit.
+    n_jobs : int or None, default=None
+        Regressions to fit at once, as joblib tasks (``None``: 1 unless in a
+        ``joblib.parallel_config`` context; ``-1``: every core). The result
+        does not depend on it (``docs/scaling.md``).
 
     Attributes
     ----------
@@ -204,18 +210,20 @@ class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, Base
         "quality_model": [HasMethods(["fit", "predict"]), None],
         "cost_model": [HasMethods(["fit", "predict"]), None],
         "cost_weight": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
-    def __init__(self, quality_model=None, cost_model=None, *, cost_weight=0.0):
+    def __init__(self, quality_model=None, cost_model=None, *, cost_weight=0.0, n_jobs=None):
         self.quality_model = quality_model
         self.cost_model = cost_model
         self.cost_weight = cost_weight
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
         X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         self.quality_models_, self.cost_models_ = _fit_observed_rows(
-            X, fb, self.classes_, self.quality_model, self.cost_model
+            X, fb, self.classes_, self.quality_model, self.cost_model, self.n_jobs
         )
         return self
 
@@ -225,15 +233,14 @@ class DecoupledRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, Base
         return predict_per_model(self.quality_models_, X), predict_per_model(self.cost_models_, X)
 
 
-def _fit_observed_rows(X, fb, classes, quality_model, cost_model):
+def _fit_observed_rows(X, fb, classes, quality_model, cost_model, n_jobs=None):
     """Per-model quality and cost regressions on the rows each model served."""
     action = encode_labels(fb["action"], classes)
-    rows = np.arange(X.shape[0])
-    small = []
-    quality = fit_per_model(
-        X, np.asarray(fb["quality"]), action, rows, classes, quality_model, small
+    rows, small = np.arange(X.shape[0]), []
+    quality, cost = (
+        fit_per_model(X, np.asarray(fb[name]), action, rows, classes, est, small, n_jobs)
+        for name, est in (("quality", quality_model), ("cost", cost_model))
     )
-    cost = fit_per_model(X, np.asarray(fb["cost"]), action, rows, classes, cost_model, small)
     warn_small_arms(small)
     return quality, cost
 
@@ -474,7 +481,7 @@ class ImitationRouter(NestedDefaultsMixin, RouterMixin, BaseEstimator):
 _DR_ALPHAS = np.logspace(-2, 4, 7)
 
 
-def _fit_all_rows(X, Y, estimator):
+def _fit_all_rows(X, Y, estimator, n_jobs=None):
     """Fit a regressor of every column of ``Y`` on all rows.
 
     One multi-output fit when the estimator supports it (the default
@@ -492,7 +499,10 @@ def _fit_all_rows(X, Y, estimator):
         )
     if get_tags(estimator).target_tags.multi_output:
         return clone(estimator).fit(X, Y)
-    return [clone(estimator).fit(X, Y[:, j]) for j in range(Y.shape[1])]
+    threads = thread_budget(n_jobs, Y.shape[1])
+    return Parallel(n_jobs=n_jobs)(
+        delayed(limited(clone(estimator).fit, threads))(X, Y[:, j]) for j in range(Y.shape[1])
+    )
 
 
 def _predict_columns(models, X, n_models):
@@ -545,6 +555,11 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
         otherwise); ``None`` uses ``DoublyRobustUtility(random_state=0)``. It
         is fitted through the in-process cache, so candidates of a grid search
         that share it (and the logs) share one fit.
+    n_jobs : int or None, default=None
+        Regressions to fit at once, as joblib tasks (``None``: 1 unless in a
+        ``joblib.parallel_config`` context; ``-1``: every core) and
+        passed to ``utility`` when its own ``n_jobs`` is ``None``. The result
+        does not depend on it (``docs/scaling.md``).
 
     Attributes
     ----------
@@ -624,17 +639,19 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
         "correction": [StrOptions({"dr"}), None],
         "cost_weight": [Interval(Real, 0, None, closed="left")],
         "utility": [HasMethods(["fit", "utilities"]), None],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
     def __init__(
         self, quality_model=None, cost_model=None, *, correction=None, cost_weight=0.0,
-        utility=None,
+        utility=None, n_jobs=None,
     ):
         self.quality_model = quality_model
         self.cost_model = cost_model
         self.correction = correction
         self.cost_weight = cost_weight
         self.utility = utility
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, quality=None, *, cost=None, propensity=None):
@@ -642,13 +659,12 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
         if self.correction is None:
             self.utility_ = None
             self.quality_models_, self.cost_models_ = _fit_observed_rows(
-                X, fb, self.classes_, self.quality_model, self.cost_model
+                X, fb, self.classes_, self.quality_model, self.cost_model, self.n_jobs
             )
             return self
-        if self.utility is None:
-            utility = DoublyRobustUtility(random_state=0)
-        else:
-            utility = clone(self.utility)
+        utility = DoublyRobustUtility(random_state=0) if self.utility is None else clone(self.utility)
+        if utility.get_params(deep=False).get("n_jobs", 0) is None:
+            utility.set_params(n_jobs=self.n_jobs)
         self.utility_ = fit_utility_cached(utility, X, fb)
         missing = [a for a in ("quality_", "cost_") if not hasattr(self.utility_, a)]
         if missing:
@@ -658,8 +674,10 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
                 "after fit. Pass a DoublyRobustUtility, e.g. "
                 "CarrotRouter(correction='dr', utility=DoublyRobustUtility(clip=None))."
             )
-        self.quality_models_ = _fit_all_rows(X, self.utility_.quality_, self.quality_model)
-        self.cost_models_ = _fit_all_rows(X, self.utility_.cost_, self.cost_model)
+        self.quality_models_ = _fit_all_rows(
+            X, self.utility_.quality_, self.quality_model, self.n_jobs
+        )
+        self.cost_models_ = _fit_all_rows(X, self.utility_.cost_, self.cost_model, self.n_jobs)
         return self
 
     fit.__doc__ = (
@@ -673,7 +691,6 @@ class CarrotRouter(NestedDefaultsMixin, _PlugInRouterMixin, RouterMixin, BaseEst
             _predict_columns(self.quality_models_, X, k),
             _predict_columns(self.cost_models_, X, k),
         )
-
 
 
 class KNNRouter(_PlugInRouterMixin, RouterMixin, BaseEstimator):
