@@ -13,7 +13,13 @@ import numbers
 import numpy as np
 
 from .utils._compat import validate_data
-from .utils.validation import FLOAT_DTYPES, check_enough_models, check_same_length
+from .utils._optional import import_optional
+from .utils.validation import (
+    FLOAT_DTYPES,
+    check_enough_models,
+    check_same_length,
+    is_dask_collection,
+)
 
 __all__ = [
     "FEEDBACK_FIELDS",
@@ -218,7 +224,21 @@ def make_feedback(t, y, *, cost=None, propensity=None, gold=None, judge=None):
     ('action', 'quality', 'cost', 'propensity', 'gold', 'judge')
     >>> fb["judge"]
     array([0.4, nan, 0.8])
+
+    Columns held in Dask give the same feedback, lazily, as a Dask array
+    with this structured dtype (see ``docs/scaling.md``):
+
+    >>> import dask.array as da
+    >>> lazy = make_feedback(da.from_array(["a", "b", "a"], chunks=2),
+    ...                      da.from_array([1.0, 0.0, 1.0], chunks=2))
+    >>> lazy.dtype.names, lazy.numblocks
+    (('action', 'quality', 'cost', 'propensity'), (2,))
+    >>> lazy.compute()["action"]
+    array(['a', 'b', 'a'], dtype='<U1')
     """
+    columns = (t, y, cost, propensity, gold, judge)
+    if any(is_dask_collection(v) for v in columns):
+        return _dask_feedback(*columns)
     action = _action_array(t)
     n = action.shape[0]
     quality = _as_finite_float(y, "y (quality)", n)
@@ -253,6 +273,66 @@ def make_feedback(t, y, *, cost=None, propensity=None, gold=None, judge=None):
     if graders is not None:
         out["gold"], out["judge"] = graders
     return out
+
+
+def _dask_feedback(t, y, cost, propensity, gold, judge):
+    """:func:`make_feedback` block by block on Dask columns: a lazy structured array.
+
+    Each block is built (and validated) by :func:`make_feedback` when it is
+    computed, so a bad value raises then, naming its row within the block.
+    The columns are aligned to the row chunks of ``t``; the dtype of the
+    ``action`` field is fixed up front (for labels of dtype object, by one
+    pass over ``t`` for the longest label).
+    """
+    da = import_optional("dask.array", extra="dask", needed_by="make_feedback on Dask columns")
+
+    def as_dask(values, like=None):
+        if values is None or np.ndim(values) == 0:
+            return values
+        if hasattr(values, "to_dask_array"):  # a Dask Series
+            return values.to_dask_array(lengths=True)
+        if is_dask_collection(values):
+            return values
+        values = np.asarray(values)
+        return da.from_array(values, chunks=(like.chunks[0],) if like is not None else "auto")
+
+    t = as_dask(t)
+    if t is None or not is_dask_collection(t):
+        raise TypeError(
+            "make_feedback on Dask columns needs t (the served models) as a Dask array "
+            f"or Series, like the other columns; got {type(t).__name__}."
+        )
+    columns = [as_dask(v, t) for v in (y, cost, propensity, gold, judge)]
+    if t.ndim != 1:
+        raise ValueError(f"t must be 1-D with one entry per logged request; got shape {t.shape}.")
+    kind = t.dtype.kind
+    if kind in "iuf":
+        action_dtype = np.dtype(np.int64)
+    elif kind == "U":
+        action_dtype = t.dtype
+    else:  # object or bytes labels: one pass for the longest label
+        width = t.map_blocks(
+            lambda b: np.array([max((len(str(v)) for v in b), default=1)]),
+            chunks=((1,) * t.numblocks[0],), dtype=np.int64,
+        ).max().compute()
+        action_dtype = np.dtype(f"<U{max(int(width), 1)}")
+    fields = [("action", action_dtype), ("quality", np.float64), ("cost", np.float64),
+              ("propensity", np.float64)]
+    if gold is not None or judge is not None:
+        fields += [("gold", np.bool_), ("judge", np.float64)]
+    dtype = np.dtype(fields)
+    lazy = [i for i, v in enumerate(columns) if is_dask_collection(v)]
+    scalars = [None if is_dask_collection(v) else v for v in columns]
+
+    def block(tb, *parts):
+        values = list(scalars)
+        for i, part in zip(lazy, parts):
+            values[i] = part
+        y_, cost_, prop_, gold_, judge_ = values
+        fb = make_feedback(tb, y_, cost=cost_, propensity=prop_, gold=gold_, judge=judge_)
+        return fb.astype(dtype)
+
+    return da.map_blocks(block, t, *(columns[i] for i in lazy), dtype=dtype)
 
 
 def _grader_arrays(gold, judge, quality, n):
@@ -338,8 +418,9 @@ def feedback_from_frame(
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        One row per logged request.
+    df : pandas.DataFrame or dask.dataframe.DataFrame
+        One row per logged request. A Dask DataFrame gives lazy feedback, a
+        Dask array (see :func:`make_feedback`).
     action : str, default="model"
         Column with the model that served each request.
     quality : str, default="quality"
@@ -380,7 +461,16 @@ def feedback_from_frame(
             f"DataFrame; it has columns {list(df.columns)}. Name the columns, e.g. "
             "feedback_from_frame(df, action='model', quality='grade', cost='usd')."
         )
-    get = lambda name: None if name is None else df[name].to_numpy()  # noqa: E731
+    if is_dask_collection(df):  # a Dask DataFrame: lazy columns, lazy feedback
+        def get(name):
+            if name is None:
+                return None
+            column = df[name]
+            if column.dtype.kind not in "biuf":  # labels: plain objects, as numpy keeps them
+                column = column.astype(object)
+            return column.to_dask_array(lengths=True)
+    else:
+        get = lambda name: None if name is None else df[name].to_numpy()  # noqa: E731
     return make_feedback(
         get(action), get(quality), cost=get(cost), propensity=get(propensity),
         gold=get(gold), judge=get(judge),

@@ -2,9 +2,11 @@
 
 import numpy as np
 
+from ._dask_policy import lazy_method, lazy_score
 from ._exploration import Routes, route_scores
 from ._feedback import resolve_feedback
 from .utils._param import check_nested_defaults
+from .utils.validation import is_dask_collection
 
 __all__ = ["ROUTER_FIT_DOC", "RouterMixin", "Routes", "check_nested_defaults"]
 
@@ -58,6 +60,8 @@ class RouterMixin:
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "predict", X, dtype=np.asarray(self.classes_).dtype)
         scores = self.decision_function(X)
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -164,10 +168,14 @@ class RouterMixin:
         -------
         value : float
             Estimated mean of ``quality - cost_weight * cost`` per query
-            under this router.
+            under this router; on Dask input, a lazy Dask scalar (the
+            evaluation stage is fitted at once, the decisions and their
+            values are mapped over the partitions when computed).
         """
         from .metrics import policy_value
 
+        if is_dask_collection(X) or is_dask_collection(y):
+            return lazy_score(self, X, y, quality, cost, propensity)
         fb = resolve_feedback(y, quality, cost, propensity, caller="score")
         return policy_value(self.predict(X), X, fb, cost_weight=self.cost_weight)
 

@@ -1,0 +1,378 @@
+"""A RegretRouter fitted on Dask collections: the policy trained on streamed minibatches.
+
+The utility stage is fitted from sufficient statistics (:mod:`._dask`); its
+doubly robust utilities stay lazy. The policy network is trained by skorch on
+a torch ``IterableDataset`` that computes one partition at a time (the next
+one is computed while the network trains on the current one), shuffles its
+rows and yields minibatches; the validation rows for early stopping are a
+seeded share of every partition, streamed the same way. The fallback check
+trains its fold policies the same way and reduces its comparison to sums per
+partition. Nothing of the size of the logs is held in memory.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from statistics import NormalDist
+
+import numpy as np
+import torch
+from sklearn.utils import Bunch
+from skorch.helper import predefined_split
+
+from ._dask import block_folds, check_dask_logs, lazy_utilities
+from ._utility import DoublyRobustUtility
+from ._nets import (
+    MLPPolicy,
+    RegretLoss,
+    build_policy_net,
+    policy_logits,
+    training_settings,
+    warn_if_still_improving,
+)
+from .utils._optional import import_optional
+from .utils.validation import encode_labels, int_seed
+
+__all__ = ["fit_router_dask", "lazy_method", "lazy_score"]
+
+
+def _dask():
+    return import_optional("dask", extra="dask", needed_by="fitting on Dask collections")
+
+
+class _PartitionStream(torch.utils.data.IterableDataset):
+    """Minibatches of ``(features, target)`` from the partitions of Dask arrays.
+
+    ``X`` and ``target`` are row-aligned Dask arrays; ``keep(i, n)`` gives the
+    rows of partition ``i`` (of ``n`` rows) to use. Each pass visits the
+    partitions in a new seeded order and shuffles the rows of each.
+    """
+
+    def __init__(self, X, target, keep, batch_size, seed, shuffle=True):
+        self.x_blocks = X.to_delayed().ravel()
+        self.t_blocks = target.to_delayed().ravel()
+        self.sizes = X.chunks[0]
+        self.keep = keep
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.passes = 0
+
+    def _load(self, i):
+        xb, tb = _dask().compute(self.x_blocks[i], self.t_blocks[i])
+        rows = self.keep(i, self.sizes[i])
+        return np.asarray(xb[rows], dtype=np.float32), np.asarray(tb[rows], dtype=np.float32)
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.passes])
+        self.passes += 1
+        order = rng.permutation(len(self.sizes)) if self.shuffle else range(len(self.sizes))
+        order = list(order)
+        with ThreadPoolExecutor(1) as pool:  # compute the next partition while training
+            pending = pool.submit(self._load, order[0])
+            for position in range(len(order)):
+                xb, tb = pending.result()
+                if position + 1 < len(order):
+                    pending = pool.submit(self._load, order[position + 1])
+                rows = rng.permutation(len(xb)) if self.shuffle else np.arange(len(xb))
+                for start in range(0, len(rows), self.batch_size):
+                    idx = rows[start:start + self.batch_size]
+                    yield torch.from_numpy(xb[idx]), torch.from_numpy(tb[idx])
+
+
+def _holdout(seed, fraction):
+    """``keep`` functions of the training and validation rows (a seeded share per partition)."""
+
+    def valid(i, n):
+        return np.random.default_rng([seed, int(i), 7]).random(n) < fraction
+
+    def train(i, n):
+        return ~valid(i, n)
+
+    return train, valid
+
+
+def _train_stream(router, X, regret, n_outputs, rows, seed):
+    """Train a policy network on the rows ``rows(i, n)`` of streamed partitions."""
+    fraction = router.validation_fraction
+    if fraction is None:
+        train_rows, valid = rows, None
+    else:
+        in_train, in_valid = _holdout(seed, fraction)
+        train_rows = lambda i, n: rows(i, n) & in_train(i, n)  # noqa: E731
+        valid = _PartitionStream(X, regret, lambda i, n: rows(i, n) & in_valid(i, n),
+                                 router.batch_size, seed, shuffle=False)
+    train = _PartitionStream(X, regret, train_rows, router.batch_size, seed)
+    net = build_policy_net(
+        module=MLPPolicy,
+        module_params={
+            "n_features": X.shape[1],
+            "n_outputs": n_outputs,
+            "hidden_layer_sizes": tuple(router.hidden_layer_sizes),
+        },
+        criterion=RegretLoss,
+        criterion_params={"loss": router.loss, "temperature": router.temperature},
+        **router._training_params(seed),
+    )
+    # the streams yield whole minibatches, shuffled already
+    net.set_params(iterator_train__batch_size=None, iterator_valid__batch_size=None,
+                   iterator_train__shuffle=False)
+    if valid is not None:
+        net.set_params(train_split=predefined_split(valid))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net.fit(train, None)
+    # back to the in-memory settings: the streams hold the Dask graphs, and a later
+    # warm retraining (partial_fit) trains on arrays
+    settings = training_settings(fraction, router.n_iter_no_change, seed, router.verbose)
+    net.train_split = settings["train_split"]  # plain attributes: no re-initialisation
+    net.iterator_train__shuffle = True
+    net.iterator_train__batch_size = net.iterator_valid__batch_size = router.batch_size
+    net.module_.eval()
+    warn_if_still_improving(net)
+    return net
+
+
+def _sums(values):
+    """Row count, sum and sum of squares along axis 0."""
+    return np.array([values.shape[0]]), values.sum(axis=0), (values**2).sum(axis=0)
+
+
+def _lcb(count, total, squares, z):
+    """:func:`~sklearn_causal_routing.utils._stats.mean_lcb` from sums (unweighted)."""
+    mean = total / count
+    var = np.maximum(squares - count * mean**2, 0.0) / max(count - 1, 1)
+    return mean, mean - z * np.sqrt(var / count)
+
+
+def _block_summary(U, fold, n_folds, penalty):
+    """Per partition: column sums of U, U**2, and per fold the sums that
+    ``utility_spread`` of the training rows of that fold needs."""
+    centred = U - U.mean(axis=1, keepdims=True)
+    shifted = centred - (penalty - penalty.mean())
+    out = {"n": U.shape[0], "sum": U.sum(axis=0), "squares": (U**2).sum(axis=0),
+           "centred": float((centred**2).sum()), "fold_n": np.zeros(n_folds),
+           "fold_spread": np.zeros(n_folds)}
+    for k in range(n_folds):
+        rows = fold == k
+        out["fold_n"][k] = rows.sum()
+        out["fold_spread"][k] = (shifted[rows] ** 2).sum()
+    return out
+
+
+def _add(a, b):
+    return {key: a[key] + b[key] for key in a}
+
+
+def _spread(total, count, k):
+    scale = float(np.sqrt(total / (count * k))) if count else 0.0
+    return scale if scale > 0 else 1.0
+
+
+def _block_check(xb, V, logged, fold, nets, cw_logged):
+    """Per partition of the check: the sums behind its lower confidence bounds."""
+    decisions = np.empty(len(xb), dtype=np.intp)
+    for k, net in enumerate(nets):
+        rows = np.flatnonzero(fold == k)
+        if rows.size:
+            decisions[rows] = np.argmax(policy_logits(net, xb[rows]), axis=1)
+    routed = V[np.arange(len(V)), decisions]
+    gain = routed[:, None] - V
+    out = {"n": len(V), "V": V.sum(axis=0), "V2": (V**2).sum(axis=0),
+           "routed": routed.sum(), "routed2": (routed**2).sum(),
+           "gain": gain.sum(axis=0), "gain2": (gain**2).sum(axis=0)}
+    if cw_logged:
+        diff = routed - logged
+        out.update(logged=logged.sum(), logged2=(logged**2).sum(), diff=diff.sum(),
+                   diff2=(diff**2).sum())
+    return out
+
+
+def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
+    """``RegretRouter.fit`` on Dask input; sets the same fitted attributes.
+
+    Differences from the in-memory fit (docs/scaling.md): the policy must be
+    the MLP (``policy=None``); no ``history_`` is kept (it would hold the
+    logs), so ``partial_fit`` continues from the new logs alone; the fallback
+    check's folds are drawn per partition.
+    """
+    dask = _dask()
+    da = import_optional("dask.array", extra="dask", needed_by="fitting on Dask collections")
+    if router.policy is not None:
+        raise ValueError(
+            "On Dask input the policy is the MLP trained on streamed minibatches; a "
+            f"scikit-learn classifier policy needs every row in memory; got policy="
+            f"{router.policy!r}. Use policy=None."
+        )
+    router._check_network()
+    X, fb, _, _, logged = check_dask_logs(router, X, y, quality, cost, propensity)
+    cw = router.cost_weight
+    stage = router._fit_utility(X, fb, cw)
+    router.utility_ = stage
+    router.classes_ = stage.classes_
+    k = len(router.classes_)
+    seed = int_seed(router.random_state)
+    U = stage.utilities(cw)
+    n_folds = router.fallback_cv
+    check_folds = _check_folds(X, seed, n_folds)
+    fold_da = da.from_array(check_folds, chunks=(X.chunks[0],))
+
+    # one pass: constant values, utility spread, pessimism, per-fold spreads
+    mean = std = None
+    parts = [dask.delayed(_block_summary)(u, f, n_folds, np.zeros(k))
+             for u, f in zip(U.to_delayed().ravel(), fold_da.to_delayed().ravel())]
+    summary = _tree(dask, parts).compute()
+    n = summary["n"]
+    mean = summary["sum"] / n
+    std = np.sqrt(np.maximum(summary["squares"] - n * mean**2, 0.0) / max(n - 1, 1))
+    router.constant_values_ = mean
+    router.utility_scale_ = _spread(summary["centred"], n, k)
+    penalty = np.zeros(k) if router.pessimism == 0 else router.pessimism * std / np.sqrt(n)
+    router.pessimism_penalty_ = penalty
+    if penalty.any():  # the fold spreads are of the penalised utilities
+        parts = [dask.delayed(_block_summary)(u, f, n_folds, penalty)
+                 for u, f in zip(U.to_delayed().ravel(), fold_da.to_delayed().ravel())]
+        summary = _tree(dask, parts).compute()
+    trained = U - penalty
+
+    def regret(scale):
+        return (trained.max(axis=1, keepdims=True) - trained) / scale
+
+    everything = lambda i, n_rows: np.ones(n_rows, dtype=bool)  # noqa: E731
+    router.policy_ = _train_stream(router, X, regret(router.utility_scale_), k, everything, seed)
+    router.drift_report_ = None
+    router.n_updates_ = 0
+    router.history_ = None
+    router.fallback_ = None
+    router.fallback_report_ = None
+    router.reference_value_ = Bunch(value=np.nan, std_error=np.nan, source=None)
+    if router.fallback is not None:
+        _fallback_check(router, X, fb, stage, logged, trained, check_folds, summary, seed)
+    return router
+
+
+def _tree(dask, parts):
+    while len(parts) > 1:
+        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                 for i in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def _check_folds(X, seed, n_folds):
+    """The fallback check's fold of every row, drawn per partition."""
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])
+    return np.concatenate([
+        block_folds(np.zeros(b - a, dtype=np.int64), n_folds, seed + 1, i)
+        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:]))
+    ])
+
+
+def _fallback_check(router, X, fb, stage, logged, trained, folds, summary, seed):
+    """The cross-fitted check of ``RegretRouter._fallback_check``, reduced over partitions."""
+    dask = _dask()
+    da = import_optional("dask.array", extra="dask", needed_by="fitting on Dask collections")
+    k, cw, n_folds = len(router.classes_), router.cost_weight, router.fallback_cv
+    chunks = (X.chunks[0],)
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])
+    nets = []
+    for fold in range(n_folds):
+        scale = _spread(summary["fold_spread"].sum() - summary["fold_spread"][fold],
+                        summary["n"] - summary["fold_n"][fold], k)
+        rows = lambda i, n_rows, fold=fold: folds[offsets[i]:offsets[i] + n_rows] != fold  # noqa: E731
+        regret = (trained.max(axis=1, keepdims=True) - trained) / scale
+        nets.append(_train_stream(router, X, regret, k, rows, seed))
+    # values decisions unclipped where the propensities were logged
+    if stage.logged_propensity_ and stage.clip is not None:
+        lazy = lazy_utilities(stage, X, fb, np.clip(logged, np.finfo(np.float64).tiny, 1.0))
+        V = lazy[:, :, 0] - cw * lazy[:, :, 1]
+    else:
+        V = stage.utilities(cw)
+    with_logged = bool(stage.logged_propensity_)
+    outcome = fb["quality"].astype(np.float64) - cw * fb["cost"].astype(np.float64)
+    nets_d = dask.delayed(nets, pure=True)
+    parts = [
+        dask.delayed(_block_check)(x, v, o, f, nets_d, with_logged)
+        for x, v, o, f in zip(X.to_delayed().ravel(), V.to_delayed().ravel(),
+                              outcome.to_delayed().ravel(),
+                              da.from_array(folds, chunks=chunks).to_delayed().ravel())
+    ]
+    s = _tree(dask, parts).compute()
+    z = NormalDist().inv_cdf(router.fallback_confidence)
+    n = s["n"]
+    values, values_lcb = _lcb(n, s["V"], s["V2"], z)
+    best = int(np.argmax(values_lcb))
+    gain, gain_lcb = (float(v) for v in _lcb(n, s["gain"][best], s["gain2"][best], z))
+    logging_value = logging_gain = logging_gain_lcb = np.nan
+    if with_logged:
+        logging_value = float(s["logged"] / n)
+        logging_gain, logging_gain_lcb = (float(v) for v in _lcb(n, s["diff"], s["diff2"], z))
+    report = Bunch(
+        policy_value=float(s["routed"] / n),
+        best_single=np.asarray(router.classes_[best]).item(),
+        best_single_value=float(values[best]),
+        single_values=values,
+        single_values_lcb=values_lcb,
+        gain=gain,
+        gain_lcb=gain_lcb,
+        logging_value=logging_value,
+        logging_gain=logging_gain,
+        logging_gain_lcb=logging_gain_lcb,
+        confidence=float(router.fallback_confidence),
+        n_folds=int(n_folds),
+        fell_back=not gain_lcb > 0,
+    )
+    router.fallback_report_ = report
+    if report.fell_back:
+        router.fallback_ = report.best_single
+        router._warn_fallback(report)
+        value, lcb = values[best], values_lcb[best]
+    else:
+        value, lcb = _lcb(n, s["routed"], s["routed2"], z)
+    router.reference_value_ = Bunch(value=float(value), std_error=float(value - lcb),
+                                    source="cross-fitted check")
+
+
+def lazy_method(estimator, method, X, n_columns=None, dtype=np.float64):
+    """``estimator.method`` over the row partitions of a Dask array, lazily.
+
+    The estimator enters the task graph once (one key), not once per
+    partition. ``n_columns=None`` for a 1-D result (one label per row).
+    """
+    dask = _dask()
+    X = X.rechunk({1: -1})
+    est = dask.delayed(estimator, pure=True)
+
+    def call(block, est):
+        return getattr(est, method)(block)
+
+    if n_columns is None:
+        return X.map_blocks(call, est, drop_axis=1, dtype=dtype, meta=np.empty((0,), dtype))
+    return X.map_blocks(call, est, chunks=(X.chunks[0], (n_columns,)), dtype=dtype,
+                        meta=np.empty((0, 0), dtype))
+
+
+class _Inputs:
+    """Stands in for an estimator while checking held-out Dask logs (gets ``n_features_in_``)."""
+
+
+def _chosen_values(U, decisions, classes):
+    codes = encode_labels(decisions, classes, name="the router's decisions",
+                          known="the models served in the held-out logs")
+    return U[np.arange(len(U)), codes]
+
+
+def lazy_score(router, X, y, quality=None, cost=None, propensity=None):
+    """``RouterMixin.score`` on Dask input: the mean DR value of the decisions, lazily.
+
+    The evaluation stage (:func:`~sklearn_causal_routing.metrics.evaluation_utility`'s
+    settings: ``random_state=0``, unclipped when propensities are logged) is
+    fitted on the held-out Dask logs at once; the decisions and their values
+    are a map over the partitions, computed with the returned scalar.
+    """
+    X, fb, _, _, logged = check_dask_logs(_Inputs(), X, y, quality, cost, propensity)
+    stage = DoublyRobustUtility(clip=None if np.isfinite(logged).all() else (5, 95),
+                                random_state=0).fit(X, fb)
+    U = stage.utilities(router.cost_weight)
+    decisions = lazy_method(router, "predict", X, dtype=np.asarray(router.classes_).dtype)
+    da = import_optional("dask.array", extra="dask", needed_by="score on Dask input")
+    values = da.blockwise(_chosen_values, "i", U, "ij", decisions, "i", stage.classes_, None,
+                          concatenate=True, dtype=np.float64)
+    return values.mean()
