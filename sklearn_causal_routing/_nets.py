@@ -24,6 +24,7 @@ __all__ = [
     "grow_outputs",
     "progress_sink",
     "training_settings",
+    "warn_if_still_improving",
     "grid_position",
     "interpolate_logits",
     "policy_logits",
@@ -224,7 +225,7 @@ def fit_net(net, X, y, seed):
         torch.manual_seed(seed)
         net.fit(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32))
     net.module_.eval()  # routing only from here on (dropout off)
-    _warn_if_still_improving(net)
+    warn_if_still_improving(net)
     return net
 
 
@@ -338,7 +339,7 @@ def grow_outputs(net, index, n_outputs):
 STILL_IMPROVING = 0.01
 
 
-def _warn_if_still_improving(net, window=5):
+def warn_if_still_improving(net, window=5):
     """Warn when training hit ``max_epochs`` while the validation loss still fell."""
     history = net.history
     if net.train_split is None or not history or len(history) < net.max_epochs:

@@ -11,6 +11,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import has_fit_parameter
 
 from ._continual import ContinualRouterMixin, new_round, pessimism_penalty
+from ._dask_policy import fit_router_dask, lazy_method
 from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm, policy_logits
 from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
 from ._feedback import check_logs
@@ -21,7 +22,7 @@ from .utils._compat import HasMethods, Interval, StrOptions, _fit_context
 from .utils._parallel import limited, thread_budget
 from .utils._stats import mean_lcb, softmax
 from .utils._warnings import warn
-from .utils.validation import check_features, crossfit_splits, int_seed
+from .utils.validation import check_features, crossfit_splits, int_seed, is_dask_collection
 
 __all__ = ["RegretRouter"]
 
@@ -386,7 +387,18 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             When the fallback check finds no evidence that the policy beats
             the best single model; the router then routes every query to
             ``fallback_``.
+
+        Notes
+        -----
+        ``X`` and ``y`` may be Dask collections (a Dask array of features and
+        feedback from :func:`make_feedback` on Dask columns, or
+        :func:`feedback_from_frame` on a Dask DataFrame): the utility stage is
+        then fitted from sufficient statistics and the policy on minibatches
+        streamed from the partitions, and no ``history_`` is kept (see
+        ``docs/scaling.md``).
         """
+        if is_dask_collection(X) or is_dask_collection(y):
+            return fit_router_dask(self, X, y, quality, cost, propensity)
         X, fb, _ = check_logs(self, X, y, quality, cost, propensity)
         if self.policy is None:
             self._check_network()
@@ -612,6 +624,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             The MLP's logits (or the classifier policy's probabilities); when
             the router fell back, 1 for ``fallback_`` and 0 elsewhere.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "decision_function", X, len(self.classes_))
         return self._decision_scores(check_features(self, X))
 
     def policy_predict(self, X):
@@ -649,6 +663,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             classifier's probabilities otherwise; one-hot on ``fallback_``
             when the router fell back. Columns follow ``classes_``.
         """
+        if is_dask_collection(X):
+            return lazy_method(self, "predict_proba", X, len(self.classes_))
         scores = self.decision_function(X)
         if self.policy is not None or getattr(self, "fallback_", None) is not None:
             return scores

@@ -13,6 +13,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask import fit_utility_dask
 from ._feedback import check_logs, grader_fields
 from ._pooled import is_pooled
 from ._propensity import PropensityModel, overlap_diagnostics, warn_poor_overlap
@@ -27,6 +28,7 @@ from .utils.validation import (
     crossfit_splits,
     encode_labels,
     int_seed,
+    is_dask_collection,
 )
 
 __all__ = ["DoublyRobustUtility"]
@@ -435,6 +437,12 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self : DoublyRobustUtility
             Fitted estimator.
         """
+        if is_dask_collection(X) or is_dask_collection(y):
+            small = []
+            fit_utility_dask(self, X, y, quality, cost, propensity, small=small,
+                             clip=_check_clip(self.clip), min_rows=MIN_ROWS_PER_MODEL)
+            warn_small_arms(small)
+            return self
         X, fb, self.classes_ = check_logs(self, X, y, quality, cost, propensity)
         _warn_judge_grades(fb)
         clip = _check_clip(self.clip)
@@ -754,6 +762,8 @@ def fit_utility_cached(utility, X, fb):
         share them.
     """
     random_state = getattr(utility, "random_state", None)
+    if is_dask_collection(X):  # hashing would compute the logs; nothing to share
+        return utility.fit(X, fb)
     if _CACHE_SIZE <= 0 or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return utility.fit(X, fb)
     key = _cache_key(utility, X, fb)

@@ -29,6 +29,7 @@ __all__ = [
     "describe",
     "encode_labels",
     "int_seed",
+    "is_dask_collection",
     "salted_rng",
 ]
 
@@ -471,3 +472,20 @@ def check_float_matrix(values, name, *, n_rows=None, n_cols=None, what=""):
             f"first at [{row}, {col}]: {arr[row, col]}."
         )
     return arr
+
+
+def is_dask_collection(value):
+    """Whether ``value`` is a Dask collection (array, DataFrame, Series, ...).
+
+    Tells without importing Dask: every Dask collection has a task graph
+    (``__dask_graph__``); numpy arrays and pandas frames have none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing.utils.validation import is_dask_collection
+    >>> is_dask_collection(np.zeros(3))
+    False
+    """
+    graph = getattr(value, "__dask_graph__", None)
+    return callable(graph) and not isinstance(value, type) and graph() is not None
