@@ -172,17 +172,20 @@ def fill_predictions(models, fits, results, n_rows):
 _quiet_lock = threading.Lock()
 
 
-def fit_propensity_fold(estimator, X, labels, train, test, test_action):
+def fit_propensity_fold(estimator, X, labels, train, test, test_action, n_models):
     """One cross-fitting fold's propensity fit, as a joblib task.
 
     Fits ``estimator`` (a :class:`PropensityModel`) on the ``train`` rows,
     silently (overlap is judged once, on the cross-fitted propensities), and
     returns its ``classes_`` and the propensity of each ``test`` row's logged
-    model (column ``test_action``).
+    model (column ``test_action``); ``None`` for them when the fold lacks
+    some of the ``n_models`` models.
     """
     with _quiet_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         estimator.fit(X[train], labels[train])
+    if len(estimator.classes_) != n_models:
+        return estimator.classes_, None
     proba = estimator.predict_proba(X[test])
     return estimator.classes_, proba[np.arange(len(test)), test_action]
 
@@ -473,7 +476,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         for (train, test), plan in zip(splits, plans):
             if not self.logged_propensity_:
                 tasks.append(delayed(limited(fit_propensity_fold, threads))(
-                    self._propensity_estimator(), X, labels, train, test, action[test]
+                    self._propensity_estimator(), X, labels, train, test, action[test], k
                 ))
             for name, target, est, _ in outcomes:
                 fits = plan[name][1]
@@ -482,13 +485,14 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         self.outcome_models_ = []
         for (train, test), plan in zip(splits, plans):
             if not self.logged_propensity_:
-                fold_classes, prop[test] = next(results)
-                if len(fold_classes) != k:
+                fold_classes, fold_prop = next(results)
+                if fold_prop is None:
                     raise ValueError(
                         "A cross-fitting training fold lacks some logged model; use "
                         "fewer folds (cv) or more logs. Models present: "
                         f"{fold_classes.tolist()} of {self.classes_.tolist()}."
                     )
+                prop[test] = fold_prop
             models = {}
             for name, _, _, out in outcomes:
                 fitted, fits = plan[name]
