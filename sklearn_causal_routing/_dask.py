@@ -34,7 +34,11 @@ __all__ = [
     "DEFAULT_ALPHAS",
     "block_folds",
     "check_dask_logs",
+    "dask_inputs",
     "fit_utility_dask",
+    "folds_per_partition",
+    "partition_offsets",
+    "tree_sum",
     "lazy_utilities",
 ]
 
@@ -80,16 +84,13 @@ def _as_dask_matrix(estimator, X, rows_like=None):
     return X.rechunk({1: -1})
 
 
-def check_dask_logs(estimator, X, y, quality=None, cost=None, propensity=None):
-    """The fit preamble (``_feedback.check_logs``) for Dask input.
+def dask_inputs(estimator, X, y, quality=None, cost=None, propensity=None):
+    """Features and feedback of a fit on Dask input, aligned, without a pass over them.
 
-    Returns the features as a Dask array with one column chunk, the feedback
-    as a structured Dask array with the same row chunks, the sorted model
-    labels and, per row, the model's code and the logged propensity (NaN when
-    absent), gathered. One pass over the feedback, none over the features
-    (their NaN check runs in the sufficient-statistics pass).
+    Returns the features as a Dask array with one column chunk (setting the
+    estimator's ``n_features_in_``) and the feedback as a structured Dask
+    array with the same row chunks.
     """
-    dask = _dask()
     da = _dask_array()
     if quality is not None:
         y = make_feedback(y, quality, cost=cost, propensity=propensity)
@@ -123,17 +124,34 @@ def check_dask_logs(estimator, X, y, quality=None, cost=None, propensity=None):
         )
     if y.chunks[0] != X.chunks[0]:
         y = y.rechunk((X.chunks[0],))
+    return X, y
 
-    def scan(block):
-        block = check_feedback(block)
-        return [(block["action"], np.asarray(block["propensity"], dtype=np.float64))]
 
-    parts = dask.compute(*[dask.delayed(scan)(b) for b in y.to_delayed().ravel()])
-    actions = [p[0][0] for p in parts]
-    logged = np.concatenate([p[0][1] for p in parts])
-    classes = np.unique(np.concatenate([np.unique(a) for a in actions]))
+def _scan(block):
+    """A partition's feedback, checked: its labels, each row's index into them, and
+    the logged propensities."""
+    block = check_feedback(block)
+    labels, inverse = np.unique(block["action"], return_inverse=True)
+    return [(labels, inverse.astype(np.int32), np.asarray(block["propensity"], dtype=np.float64))]
+
+
+def check_dask_logs(estimator, X, y, quality=None, cost=None, propensity=None):
+    """The fit preamble (``_feedback.check_logs``) for Dask input.
+
+    Returns :func:`dask_inputs`'s features and feedback, the sorted model
+    labels and, per row, the model's code and the logged propensity (NaN when
+    absent), gathered (12 bytes a row). One pass over the feedback, none over
+    the features (their NaN check runs in the sufficient-statistics pass).
+    """
+    dask = _dask()
+    X, y = dask_inputs(estimator, X, y, quality, cost, propensity)
+    parts = [p[0] for p in dask.compute(*[dask.delayed(_scan)(b) for b in y.to_delayed().ravel()])]
+    classes = np.unique(np.concatenate([labels for labels, _, _ in parts]))
     check_enough_models(classes)
-    codes = np.concatenate([encode_labels(a, classes) for a in actions]).astype(np.int32)
+    codes = np.concatenate([
+        np.searchsorted(classes, labels).astype(np.int32)[inverse] for labels, inverse, _ in parts
+    ])
+    logged = np.concatenate([prop for _, _, prop in parts])
     return X, y, classes, codes, logged
 
 
@@ -164,8 +182,18 @@ def block_folds(codes, n_splits, seed, block_index):
     return fold
 
 
-def _offsets(chunks):
+def partition_offsets(chunks):
+    """First row of each partition, and the row count at the end: ``len(chunks) + 1`` ints."""
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
+
+
+def folds_per_partition(codes, chunks, n_splits, seed):
+    """:func:`block_folds` of every partition (``chunks``: their row counts), concatenated."""
+    offsets = partition_offsets(chunks)
+    return np.concatenate([
+        block_folds(codes[a:b], n_splits, seed, i)
+        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:]))
+    ])
 
 
 # --- the default outcome model from sufficient statistics -----------------------------
@@ -215,7 +243,7 @@ def _add_stats(a, b):
     return out
 
 
-def _tree_sum(dask, parts, add):
+def tree_sum(dask, parts, add):
     """Reduce delayed ``parts`` pairwise, so no task holds more than two of them."""
     while len(parts) > 1:
         parts = [
@@ -461,16 +489,10 @@ def fit_utility_dask(stage, X, y, quality=None, cost=None, propensity=None, *, s
         )
     X, fb, classes, codes, logged = check_dask_logs(stage, X, y, quality, cost, propensity)
     stage.classes_ = classes
-    n_splits, k, d = int(stage.cv), len(classes), X.shape[1]
-    seed = int_seed(stage.random_state) if stage.random_state is not None else int(
-        np.random.SeedSequence().generate_state(1)[0]
-    )
+    n_splits, k = int(stage.cv), len(classes)
+    seed = int_seed(stage.random_state)  # None: one draw, shared by every pass
     chunks = X.chunks[0]
-    offsets = _offsets(chunks)
-    fold = np.concatenate(
-        [block_folds(codes[a:b], n_splits, seed, i) for i, (a, b) in
-         enumerate(zip(offsets[:-1], offsets[1:]))]
-    )
+    fold = folds_per_partition(codes, chunks, n_splits, seed)
     counts = np.zeros((n_splits, k), dtype=np.int64)
     np.add.at(counts, (fold, codes), 1)
     lacking = [np.asarray(classes[j]).item() for j in range(k)
@@ -485,7 +507,7 @@ def fit_utility_dask(stage, X, y, quality=None, cost=None, propensity=None, *, s
     xs = X.to_delayed().ravel()
     cs, fs, ts = codes_da.to_delayed().ravel(), fold_da.to_delayed().ravel(), targets_da.to_delayed().ravel()
     parts = [dask.delayed(_block_stats)(x, c, f, t, n_splits, k) for x, c, f, t in zip(xs, cs, fs, ts)]
-    stats = _tree_sum(dask, parts, _add_stats).compute()
+    stats = tree_sum(dask, parts, _add_stats).compute()
 
     # pass 2: exact leave-one-out errors of every penalty
     eig = []
@@ -496,7 +518,7 @@ def fit_utility_dask(stage, X, y, quality=None, cost=None, propensity=None, *, s
     alphas = DEFAULT_ALPHAS
     parts = [dask.delayed(_block_loo)(x, c, f, t, eig_d, alphas, n_splits, k)
              for x, c, f, t in zip(xs, cs, fs, ts)]
-    loo = _tree_sum(dask, parts, np.add).compute()
+    loo = tree_sum(dask, parts, np.add).compute()
     del eig, eig_d
 
     stage.outcome_models_ = _fit_outcome_models(stats, loo, n_splits, classes, small, min_rows)

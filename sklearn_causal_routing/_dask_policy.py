@@ -18,8 +18,16 @@ import torch
 from sklearn.utils import Bunch
 from skorch.helper import predefined_split
 
-from ._dask import block_folds, check_dask_logs, lazy_utilities
+from ._dask import (
+    check_dask_logs,
+    dask_inputs,
+    folds_per_partition,
+    lazy_utilities,
+    partition_offsets,
+    tree_sum,
+)
 from ._utility import DoublyRobustUtility
+from ._policy import fallback_report
 from ._nets import (
     MLPPolicy,
     RegretLoss,
@@ -131,9 +139,9 @@ def _train_stream(router, X, regret, n_outputs, rows, seed):
     return net
 
 
-def _sums(values):
-    """Row count, sum and sum of squares along axis 0."""
-    return np.array([values.shape[0]]), values.sum(axis=0), (values**2).sum(axis=0)
+def _regret(U, scale):
+    """Lazy regrets of every model, divided by ``scale`` (as ``_fit_policy`` trains on)."""
+    return (U.max(axis=1, keepdims=True) - U) / scale
 
 
 def _lcb(count, total, squares, z):
@@ -203,7 +211,7 @@ def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
             f"{router.policy!r}. Use policy=None."
         )
     router._check_network()
-    X, fb, _, _, logged = check_dask_logs(router, X, y, quality, cost, propensity)
+    X, fb = dask_inputs(router, X, y, quality, cost, propensity)  # the stage scans them
     cw = router.cost_weight
     stage = router._fit_utility(X, fb, cw)
     router.utility_ = stage
@@ -215,11 +223,13 @@ def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
     check_folds = _check_folds(X, seed, n_folds)
     fold_da = da.from_array(check_folds, chunks=(X.chunks[0],))
 
-    # one pass: constant values, utility spread, pessimism, per-fold spreads
-    mean = std = None
-    parts = [dask.delayed(_block_summary)(u, f, n_folds, np.zeros(k))
-             for u, f in zip(U.to_delayed().ravel(), fold_da.to_delayed().ravel())]
-    summary = _tree(dask, parts).compute()
+    def summarise(penalty):
+        """One pass: constant values, utility spread, pessimism, per-fold spreads."""
+        parts = [dask.delayed(_block_summary)(u, f, n_folds, penalty)
+                 for u, f in zip(U.to_delayed().ravel(), fold_da.to_delayed().ravel())]
+        return tree_sum(dask, parts, _add).compute()
+
+    summary = summarise(np.zeros(k))
     n = summary["n"]
     mean = summary["sum"] / n
     std = np.sqrt(np.maximum(summary["squares"] - n * mean**2, 0.0) / max(n - 1, 1))
@@ -228,16 +238,11 @@ def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
     penalty = np.zeros(k) if router.pessimism == 0 else router.pessimism * std / np.sqrt(n)
     router.pessimism_penalty_ = penalty
     if penalty.any():  # the fold spreads are of the penalised utilities
-        parts = [dask.delayed(_block_summary)(u, f, n_folds, penalty)
-                 for u, f in zip(U.to_delayed().ravel(), fold_da.to_delayed().ravel())]
-        summary = _tree(dask, parts).compute()
+        summary = summarise(penalty)
     trained = U - penalty
-
-    def regret(scale):
-        return (trained.max(axis=1, keepdims=True) - trained) / scale
-
     everything = lambda i, n_rows: np.ones(n_rows, dtype=bool)  # noqa: E731
-    router.policy_ = _train_stream(router, X, regret(router.utility_scale_), k, everything, seed)
+    router.policy_ = _train_stream(router, X, _regret(trained, router.utility_scale_), k,
+                                   everything, seed)
     router.drift_report_ = None
     router.n_updates_ = 0
     router.history_ = None
@@ -245,43 +250,33 @@ def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
     router.fallback_report_ = None
     router.reference_value_ = Bunch(value=np.nan, std_error=np.nan, source=None)
     if router.fallback is not None:
-        _fallback_check(router, X, fb, stage, logged, trained, check_folds, summary, seed)
+        _fallback_check(router, X, fb, stage, trained, check_folds, summary, seed)
     return router
 
 
-def _tree(dask, parts):
-    while len(parts) > 1:
-        parts = [dask.delayed(_add)(parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                 for i in range(0, len(parts), 2)]
-    return parts[0]
-
-
 def _check_folds(X, seed, n_folds):
-    """The fallback check's fold of every row, drawn per partition."""
-    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])
-    return np.concatenate([
-        block_folds(np.zeros(b - a, dtype=np.int64), n_folds, seed + 1, i)
-        for i, (a, b) in enumerate(zip(offsets[:-1], offsets[1:]))
-    ])
+    """The fallback check's fold of every row, drawn per partition (not stratified)."""
+    return folds_per_partition(np.zeros(X.shape[0], dtype=np.int64), X.chunks[0], n_folds,
+                               seed + 1)
 
 
-def _fallback_check(router, X, fb, stage, logged, trained, folds, summary, seed):
+def _fallback_check(router, X, fb, stage, trained, folds, summary, seed):
     """The cross-fitted check of ``RegretRouter._fallback_check``, reduced over partitions."""
     dask = _dask()
     da = import_optional("dask.array", extra="dask", needed_by="fitting on Dask collections")
     k, cw, n_folds = len(router.classes_), router.cost_weight, router.fallback_cv
     chunks = (X.chunks[0],)
-    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])
+    offsets = partition_offsets(X.chunks[0])
     nets = []
     for fold in range(n_folds):
         scale = _spread(summary["fold_spread"].sum() - summary["fold_spread"][fold],
                         summary["n"] - summary["fold_n"][fold], k)
         rows = lambda i, n_rows, fold=fold: folds[offsets[i]:offsets[i] + n_rows] != fold  # noqa: E731
-        regret = (trained.max(axis=1, keepdims=True) - trained) / scale
-        nets.append(_train_stream(router, X, regret, k, rows, seed))
+        nets.append(_train_stream(router, X, _regret(trained, scale), k, rows, seed))
     # values decisions unclipped where the propensities were logged
     if stage.logged_propensity_ and stage.clip is not None:
-        lazy = lazy_utilities(stage, X, fb, np.clip(logged, np.finfo(np.float64).tiny, 1.0))
+        logged = fb["propensity"].astype(np.float64).clip(np.finfo(np.float64).tiny, 1.0)
+        lazy = lazy_utilities(stage, X, fb, logged)
         V = lazy[:, :, 0] - cw * lazy[:, :, 1]
     else:
         V = stage.utilities(cw)
@@ -294,40 +289,24 @@ def _fallback_check(router, X, fb, stage, logged, trained, folds, summary, seed)
                               outcome.to_delayed().ravel(),
                               da.from_array(folds, chunks=chunks).to_delayed().ravel())
     ]
-    s = _tree(dask, parts).compute()
+    s = tree_sum(dask, parts, _add).compute()
     z = NormalDist().inv_cdf(router.fallback_confidence)
     n = s["n"]
     values, values_lcb = _lcb(n, s["V"], s["V2"], z)
     best = int(np.argmax(values_lcb))
     gain, gain_lcb = (float(v) for v in _lcb(n, s["gain"][best], s["gain2"][best], z))
-    logging_value = logging_gain = logging_gain_lcb = np.nan
+    logging = (np.nan, np.nan, np.nan)
     if with_logged:
-        logging_value = float(s["logged"] / n)
-        logging_gain, logging_gain_lcb = (float(v) for v in _lcb(n, s["diff"], s["diff2"], z))
-    report = Bunch(
-        policy_value=float(s["routed"] / n),
-        best_single=np.asarray(router.classes_[best]).item(),
-        best_single_value=float(values[best]),
-        single_values=values,
-        single_values_lcb=values_lcb,
-        gain=gain,
-        gain_lcb=gain_lcb,
-        logging_value=logging_value,
-        logging_gain=logging_gain,
-        logging_gain_lcb=logging_gain_lcb,
-        confidence=float(router.fallback_confidence),
-        n_folds=int(n_folds),
-        fell_back=not gain_lcb > 0,
-    )
-    router.fallback_report_ = report
+        logging = (float(s["logged"] / n), *(float(v) for v in _lcb(n, s["diff"], s["diff2"], z)))
+    report = fallback_report(router, best, values, values_lcb, gain, gain_lcb,
+                             s["routed"] / n, logging)
+    # the value of what the router does (the fallback model's, or the policy's), with
+    # one standard error, as the in-memory check keeps it
     if report.fell_back:
-        router.fallback_ = report.best_single
-        router._warn_fallback(report)
-        value, lcb = values[best], values_lcb[best]
+        value, lcb = _lcb(n, s["V"][best], s["V2"][best], 1.0)
     else:
-        value, lcb = _lcb(n, s["routed"], s["routed2"], z)
-    router.reference_value_ = Bunch(value=float(value), std_error=float(value - lcb),
-                                    source="cross-fitted check")
+        value, lcb = _lcb(n, s["routed"], s["routed2"], 1.0)
+    router._adopt_check(report, value, lcb)
 
 
 def lazy_method(estimator, method, X, n_columns=None, dtype=np.float64):

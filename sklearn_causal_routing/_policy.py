@@ -12,6 +12,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.utils import Bunch
 
 from ._nets import SKORCH_PREFIXES
 from ._utility import DoublyRobustUtility, fit_utility_cached
@@ -20,7 +21,34 @@ from .utils._param import check_nested_defaults
 from .utils._parallel import N_JOBS_CONSTRAINT
 from .utils.validation import int_seed
 
-__all__ = ["TRAINING_CONSTRAINTS", "PolicyRouterMixin", "utility_spread"]
+__all__ = ["TRAINING_CONSTRAINTS", "PolicyRouterMixin", "fallback_report", "utility_spread"]
+
+
+def fallback_report(router, best, values, values_lcb, gain, gain_lcb, policy_value,
+                    logging=(np.nan, np.nan, np.nan)):
+    """The ``fallback_report_`` of a fallback check, from its estimates.
+
+    ``best`` indexes the single model with the best lower bound; ``logging``
+    is ``(value, gain, gain lower bound)`` of the logging rule (NaN without
+    logged propensities). Only the best single model decides: it is what the
+    router falls back to; "not > 0" also falls back on a NaN bound.
+    """
+    logging_value, logging_gain, logging_gain_lcb = logging
+    return Bunch(
+        policy_value=float(policy_value),
+        best_single=np.asarray(router.classes_[best]).item(),
+        best_single_value=float(values[best]),
+        single_values=values,
+        single_values_lcb=values_lcb,
+        gain=float(gain),
+        gain_lcb=float(gain_lcb),
+        logging_value=logging_value,
+        logging_gain=logging_gain,
+        logging_gain_lcb=logging_gain_lcb,
+        confidence=float(router.fallback_confidence),
+        n_folds=int(router.fallback_cv),
+        fell_back=not gain_lcb > 0,
+    )
 
 
 def utility_spread(U):

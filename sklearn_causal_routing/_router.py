@@ -13,7 +13,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._continual import ContinualRouterMixin, new_round, pessimism_penalty
 from ._dask_policy import fit_router_dask, lazy_method
 from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_warm, policy_logits
-from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, utility_spread
+from ._policy import TRAINING_CONSTRAINTS, PolicyRouterMixin, fallback_report, utility_spread
 from ._feedback import check_logs
 from ._propensity import expand_proba
 from .base import RouterMixin
@@ -441,14 +441,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         self.fallback_ = None
         self.fallback_report_ = None
         if self.fallback is not None:
-            self.fallback_report_, policies, terms = self._fallback_check(X, rows, warm, epochs)
-            if self.fallback_report_.fell_back:
-                self.fallback_ = self.fallback_report_.best_single
-                self._warn_fallback(self.fallback_report_)
-            value, lcb = mean_lcb(terms, 1.0, weight=rows.weight)
-            self.reference_value_ = Bunch(
-                value=value, std_error=value - lcb, source="cross-fitted check"
-            )
+            report, policies, terms = self._fallback_check(X, rows, warm, epochs)
+            self._adopt_check(report, *mean_lcb(terms, 1.0, weight=rows.weight))
         else:
             # Without the check there is no out-of-fold value of the policy; its
             # in-sample value is optimistic, so the drift check is skipped.
@@ -557,29 +551,24 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         # largest of noisy means is biased upward (the winner's curse).
         best = int(np.argmax(values_lcb))
         gain, gain_lcb = mean_lcb(routed - V[:, best], z, weight=w)
-        logging_value = logging_gain = logging_gain_lcb = np.nan
+        logging = (np.nan, np.nan, np.nan)
         logged = rows.logged_quality - cw * rows.logged_cost
         if np.all(np.isfinite(logged)):  # NaN where a round had no logged propensities
-            logging_value = mean_lcb(logged, z, weight=w)[0]
-            logging_gain, logging_gain_lcb = mean_lcb(routed - logged, z, weight=w)
-        report = Bunch(
-            policy_value=float(np.mean(routed)),
-            best_single=np.asarray(self.classes_[best]).item(),
-            best_single_value=float(values[best]),
-            single_values=values,
-            single_values_lcb=values_lcb,
-            gain=gain,
-            gain_lcb=gain_lcb,
-            logging_value=logging_value,
-            logging_gain=logging_gain,
-            logging_gain_lcb=logging_gain_lcb,
-            confidence=float(self.fallback_confidence),
-            n_folds=int(self.fallback_cv),
-            # Only the best single model decides: it is what the router falls back
-            # to. "not > 0" also falls back on a NaN bound.
-            fell_back=not gain_lcb > 0,
-        )
+            logging = (mean_lcb(logged, z, weight=w)[0], *mean_lcb(routed - logged, z, weight=w))
+        report = fallback_report(self, best, values, values_lcb, gain, gain_lcb,
+                                 np.mean(routed), logging)
         return report, policies, (V[:, best] if report.fell_back else routed)
+
+    def _adopt_check(self, report, value, lcb):
+        """Keep the check's ``report``; fall back (and warn) if it says so; the
+        router's cross-fitted value and its one-standard-error bound become
+        ``reference_value_``."""
+        self.fallback_report_ = report
+        if report.fell_back:
+            self.fallback_ = report.best_single
+            self._warn_fallback(report)
+        self.reference_value_ = Bunch(value=float(value), std_error=float(value - lcb),
+                                      source="cross-fitted check")
 
     def _warn_fallback(self, report):
         warn(
