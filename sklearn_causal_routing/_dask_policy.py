@@ -175,8 +175,12 @@ def _spread(total, count, k):
     return scale if scale > 0 else 1.0
 
 
-def _block_check(xb, V, logged, fold, nets, cw_logged):
-    """Per partition of the check: the sums behind its lower confidence bounds."""
+def _block_check(xb, V, outcome, fold, nets, with_logged):
+    """Per partition of the check: the sums behind its lower confidence bounds.
+
+    ``V``: each model's utility per row; ``outcome``: the logged utility, whose
+    mean is the logging rule's value when ``with_logged`` (its propensities
+    were recorded)."""
     decisions = np.empty(len(xb), dtype=np.intp)
     for k, net in enumerate(nets):
         rows = np.flatnonzero(fold == k)
@@ -187,10 +191,9 @@ def _block_check(xb, V, logged, fold, nets, cw_logged):
     out = {"n": len(V), "V": V.sum(axis=0), "V2": (V**2).sum(axis=0),
            "routed": routed.sum(), "routed2": (routed**2).sum(),
            "gain": gain.sum(axis=0), "gain2": (gain**2).sum(axis=0)}
-    if cw_logged:
-        diff = routed - logged
-        out.update(logged=logged.sum(), logged2=(logged**2).sum(), diff=diff.sum(),
-                   diff2=(diff**2).sum())
+    if with_logged:
+        diff = routed - outcome
+        out.update(logged=outcome.sum(), diff=diff.sum(), diff2=(diff**2).sum())
     return out
 
 
