@@ -39,7 +39,7 @@ from ._nets import (
 from .utils._optional import import_optional
 from .utils.validation import encode_labels, int_seed
 
-__all__ = ["fit_router_dask", "lazy_method", "lazy_score"]
+__all__ = ["fit_interval_dask", "fit_router_dask", "lazy_method", "lazy_score", "stream_fit"]
 
 
 def _dask():
@@ -55,8 +55,8 @@ class _PartitionStream(torch.utils.data.IterableDataset):
     """
 
     def __init__(self, X, target, keep, batch_size, seed, shuffle=True):
-        self.x_blocks = X.to_delayed().ravel()
-        self.t_blocks = target.to_delayed().ravel()
+        self.x_blocks = X.rechunk({1: -1}).to_delayed().ravel()  # one block per partition
+        self.t_blocks = target.rechunk({1: -1}).to_delayed().ravel()
         self.sizes = X.chunks[0]
         self.keep = keep
         self.batch_size = batch_size
@@ -86,6 +86,10 @@ class _PartitionStream(torch.utils.data.IterableDataset):
                     yield torch.from_numpy(xb[idx]), torch.from_numpy(tb[idx])
 
 
+def _every_row(i, n):
+    return np.ones(n, dtype=bool)
+
+
 def _holdout(seed, fraction):
     """``keep`` functions of the training and validation rows (a seeded share per partition)."""
 
@@ -98,17 +102,44 @@ def _holdout(seed, fraction):
     return train, valid
 
 
-def _train_stream(router, X, regret, n_outputs, rows, seed):
-    """Train a policy network on the rows ``rows(i, n)`` of streamed partitions."""
-    fraction = router.validation_fraction
-    if fraction is None:
+def stream_fit(net, X, target, rows, seed, validation_fraction, batch_size,
+               n_iter_no_change, verbose):
+    """Fit the skorch ``net`` on the rows ``rows(i, n)`` of streamed partitions.
+
+    ``target`` is the row-aligned Dask array of training targets. The
+    validation rows for early stopping (``validation_fraction``; ``None``:
+    none) are a seeded share of every partition. After the fit the net is set
+    back to the in-memory settings (``training_settings``), so that a later
+    warm retraining trains on arrays.
+    """
+    if validation_fraction is None:
         train_rows, valid = rows, None
     else:
-        in_train, in_valid = _holdout(seed, fraction)
+        in_train, in_valid = _holdout(seed, validation_fraction)
         train_rows = lambda i, n: rows(i, n) & in_train(i, n)  # noqa: E731
-        valid = _PartitionStream(X, regret, lambda i, n: rows(i, n) & in_valid(i, n),
-                                 router.batch_size, seed, shuffle=False)
-    train = _PartitionStream(X, regret, train_rows, router.batch_size, seed)
+        valid = _PartitionStream(X, target, lambda i, n: rows(i, n) & in_valid(i, n),
+                                 batch_size, seed, shuffle=False)
+    train = _PartitionStream(X, target, train_rows, batch_size, seed)
+    # the streams yield whole minibatches, shuffled already
+    net.set_params(iterator_train__batch_size=None, iterator_valid__batch_size=None,
+                   iterator_train__shuffle=False)
+    if valid is not None:
+        net.set_params(train_split=predefined_split(valid))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net.fit(train, None)
+    # the streams hold the Dask graphs: back to plain attributes (no re-initialisation)
+    settings = training_settings(validation_fraction, n_iter_no_change, seed, verbose)
+    net.train_split = settings["train_split"]
+    net.iterator_train__shuffle = True
+    net.iterator_train__batch_size = net.iterator_valid__batch_size = batch_size
+    net.module_.eval()
+    warn_if_still_improving(net)
+    return net
+
+
+def _train_stream(router, X, regret, n_outputs, rows, seed):
+    """Train a RegretRouter's policy network on streamed regrets."""
     net = build_policy_net(
         module=MLPPolicy,
         module_params={
@@ -120,23 +151,8 @@ def _train_stream(router, X, regret, n_outputs, rows, seed):
         criterion_params={"loss": router.loss, "temperature": router.temperature},
         **router._training_params(seed),
     )
-    # the streams yield whole minibatches, shuffled already
-    net.set_params(iterator_train__batch_size=None, iterator_valid__batch_size=None,
-                   iterator_train__shuffle=False)
-    if valid is not None:
-        net.set_params(train_split=predefined_split(valid))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net.fit(train, None)
-    # back to the in-memory settings: the streams hold the Dask graphs, and a later
-    # warm retraining (partial_fit) trains on arrays
-    settings = training_settings(fraction, router.n_iter_no_change, seed, router.verbose)
-    net.train_split = settings["train_split"]  # plain attributes: no re-initialisation
-    net.iterator_train__shuffle = True
-    net.iterator_train__batch_size = net.iterator_valid__batch_size = router.batch_size
-    net.module_.eval()
-    warn_if_still_improving(net)
-    return net
+    return stream_fit(net, X, regret, rows, seed, router.validation_fraction,
+                      router.batch_size, router.n_iter_no_change, router.verbose)
 
 
 def _regret(U, scale):
@@ -243,9 +259,8 @@ def fit_router_dask(router, X, y, quality=None, cost=None, propensity=None):
     if penalty.any():  # the fold spreads are of the penalised utilities
         summary = summarise(penalty)
     trained = U - penalty
-    everything = lambda i, n_rows: np.ones(n_rows, dtype=bool)  # noqa: E731
     router.policy_ = _train_stream(router, X, _regret(trained, router.utility_scale_), k,
-                                   everything, seed)
+                                   _every_row, seed)
     router.drift_report_ = None
     router.n_updates_ = 0
     router.history_ = None
@@ -312,22 +327,38 @@ def _fallback_check(router, X, fb, stage, trained, folds, summary, seed):
     router._adopt_check(report, value, lcb)
 
 
-def lazy_method(estimator, method, X, n_columns=None, dtype=np.float64):
-    """``estimator.method`` over the row partitions of a Dask array, lazily.
+def lazy_method(estimator, method, X, n_columns=None, dtype=np.float64, per_row=None,
+                **params):
+    """``estimator.method(X, **params)`` over the row partitions of a Dask array, lazily.
 
     The estimator enters the task graph once (one key), not once per
     partition. ``n_columns=None`` for a 1-D result (one label per row).
+    ``params`` are passed whole; ``per_row`` maps parameter names to arrays
+    with one value per row (e.g. a cost weight per query), passed partition
+    by partition.
     """
     dask = _dask()
+    da = import_optional("dask.array", extra="dask", needed_by="routing Dask input")
     X = X.rechunk({1: -1})
+    names, row_args = [], []
+    for name, value in (per_row or {}).items():
+        if np.ndim(value) != 1 or value.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"{name} must be one value, or one per query ({X.shape[0]} values); got an "
+                f"array of shape {np.shape(value)}."
+            )
+        names.append(name)
+        row_args += [da.asarray(value).rechunk((X.chunks[0],)), "i"]
+
+    def call(block, est, *values):
+        return getattr(est, method)(block, **params, **dict(zip(names, values)))
+
     est = dask.delayed(estimator, pure=True)
-
-    def call(block, est):
-        return getattr(est, method)(block)
-
     if n_columns is None:
-        return X.map_blocks(call, est, drop_axis=1, dtype=dtype, meta=np.empty((0,), dtype))
-    return X.map_blocks(call, est, chunks=(X.chunks[0], (n_columns,)), dtype=dtype,
+        return da.blockwise(call, "i", X, "ij", est, None, *row_args, concatenate=True,
+                            dtype=dtype, meta=np.empty((0,), dtype))
+    return da.blockwise(call, "ij", X, "ij", est, None, *row_args, concatenate=True,
+                        dtype=dtype, adjust_chunks={"j": (n_columns,)},
                         meta=np.empty((0, 0), dtype))
 
 
@@ -341,20 +372,67 @@ def _chosen_values(U, decisions, classes):
     return U[np.arange(len(U)), codes]
 
 
-def lazy_score(router, X, y, quality=None, cost=None, propensity=None):
+def lazy_score(router, X, y, quality=None, cost=None, propensity=None, cost_weights=None):
     """``RouterMixin.score`` on Dask input: the mean DR value of the decisions, lazily.
 
     The evaluation stage (:func:`~sklearn_causal_routing.metrics.evaluation_utility`'s
     settings: ``random_state=0``, unclipped when propensities are logged) is
     fitted on the held-out Dask logs at once; the decisions and their values
-    are a map over the partitions, computed with the returned scalar.
+    are a map over the partitions, computed with the returned scalar. With
+    ``cost_weights`` (an interval router), the mean of the values at each,
+    the router predicting at that cost weight.
     """
     X, fb, _, _, logged = check_dask_logs(_Inputs(), X, y, quality, cost, propensity)
     stage = DoublyRobustUtility(clip=None if np.isfinite(logged).all() else (5, 95),
                                 random_state=0).fit(X, fb)
-    U = stage.utilities(router.cost_weight)
-    decisions = lazy_method(router, "predict", X, dtype=np.asarray(router.classes_).dtype)
     da = import_optional("dask.array", extra="dask", needed_by="score on Dask input")
-    values = da.blockwise(_chosen_values, "i", U, "ij", decisions, "i", stage.classes_, None,
-                          concatenate=True, dtype=np.float64)
-    return values.mean()
+    dtype = np.asarray(router.classes_).dtype
+    values = []
+    for c in [router.cost_weight] if cost_weights is None else cost_weights:
+        params = {} if cost_weights is None else {"cost_weight": float(c)}
+        decisions = lazy_method(router, "predict", X, dtype=dtype, **params)
+        chosen = da.blockwise(_chosen_values, "i", stage.utilities(c), "ij", decisions, "i",
+                              stage.classes_, None, concatenate=True, dtype=np.float64)
+        values.append(chosen.mean())
+    return values[0] if len(values) == 1 else da.stack(values).mean()
+
+
+def _spread_sums(Q, C):
+    """Per partition: the sums behind the utility spread at any cost weight."""
+    q = Q - Q.mean(axis=1, keepdims=True)
+    c = C - C.mean(axis=1, keepdims=True)
+    return {"n": Q.size, "qq": float((q * q).sum()), "qc": float((q * c).sum()),
+            "cc": float((c * c).sum())}
+
+
+def fit_interval_dask(router, X, y, quality=None, cost=None, propensity=None):
+    """``IntervalRouter.fit`` on Dask input; sets the same fitted attributes.
+
+    The utility stage is fitted on Dask; the utility spread at every grid
+    point comes from one pass of sums (the spread of ``Q - c C`` is a
+    quadratic in ``c``); the interval network trains on ``[Q, C]`` streamed
+    from the partitions.
+    """
+    dask = _dask()
+    da = import_optional("dask.array", extra="dask", needed_by="fitting on Dask collections")
+    router._check_network()
+    X, fb = dask_inputs(router, X, y, quality, cost, propensity)
+    grid = router._grid()
+    router.grid_ = grid
+    router.cost_weight_range_ = (float(grid[0]), float(grid[-1]))
+    stage = router._fit_utility(X, fb)
+    router.utility_ = stage
+    router.classes_ = stage.classes_
+    Q, C = stage.quality_.rechunk({1: -1}), stage.cost_.rechunk({1: -1})
+    parts = [dask.delayed(_spread_sums)(q, c)
+             for q, c in zip(Q.to_delayed().ravel(), C.to_delayed().ravel())]
+    s = tree_sum(dask, parts, _add).compute()
+    router.utility_scales_ = np.array(
+        [_spread(max(s["qq"] - 2 * c * s["qc"] + c * c * s["cc"], 0.0), s["n"], 1) for c in grid]
+    )
+    seed = int_seed(router.random_state)
+    router.policy_ = stream_fit(router._build_net(X.shape[1], seed), X, da.hstack([Q, C]),
+                                _every_row, seed, router.validation_fraction,
+                                router.batch_size, router.n_iter_no_change, router.verbose)
+    router.budget_ = None
+    return router

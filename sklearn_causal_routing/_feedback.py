@@ -19,6 +19,7 @@ from .utils.validation import (
     check_enough_models,
     check_same_length,
     is_dask_collection,
+    reject_dask,
 )
 
 __all__ = [
@@ -613,6 +614,7 @@ def check_logs(estimator, X, y, quality=None, cost=None, propensity=None):
     >>> X.dtype, classes.tolist()
     (dtype('float64'), ['a', 'b'])
     """
+    reject_dask(f"{type(estimator).__name__}.fit", X=X, y=y, quality=quality)
     X = validate_data(estimator, X, dtype=FLOAT_DTYPES)
     fb = resolve_feedback(y, quality, cost, propensity)
     check_same_length(X, fb)

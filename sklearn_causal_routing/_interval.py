@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ._dask_policy import fit_interval_dask, lazy_method, lazy_score
 from ._feedback import check_feedback, check_logs, resolve_feedback
 from ._nets import (
     IntervalPolicy,
@@ -27,6 +28,7 @@ from .utils.validation import (
     check_same_length,
     encode_labels,
     int_seed,
+    is_dask_collection,
 )
 
 __all__ = ["IntervalRouter"]
@@ -237,7 +239,16 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         -------
         self : IntervalRouter
             Fitted router.
+
+        Notes
+        -----
+        ``X`` and ``y`` may be Dask collections, as for
+        :meth:`RegretRouter.fit`: the utility stage is fitted from sufficient
+        statistics and the interval network on minibatches streamed from the
+        partitions (see ``docs/scaling.md``).
         """
+        if is_dask_collection(X) or is_dask_collection(y):
+            return fit_interval_dask(self, X, y, quality, cost, propensity)
         X, fb, _ = check_logs(self, X, y, quality, cost, propensity)
         self._check_network()
         grid = self._grid()
@@ -248,10 +259,18 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Q, C = self.utility_.quality_, self.utility_.cost_
         self.utility_scales_ = np.array([utility_spread(Q - c * C) for c in grid])
         seed = int_seed(self.random_state)
-        net = build_policy_net(
+        net = self._build_net(X.shape[1], seed)
+        self.policy_ = fit_net(net, X, np.hstack([Q, C]), seed)
+        self.budget_ = None
+        return self
+
+    def _build_net(self, n_features, seed):
+        """The interval network, untrained (for the in-memory and the Dask fit)."""
+        grid = self.grid_
+        return build_policy_net(
             module=IntervalPolicy,
             module_params={
-                "n_features": X.shape[1],
+                "n_features": n_features,
                 "n_outputs": len(self.classes_),
                 "n_grid": len(grid),
                 "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
@@ -267,11 +286,18 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
             },
             **self._training_params(seed),
         )
-        self.policy_ = fit_net(net, X, np.hstack([Q, C]), seed)
-        self.budget_ = None
-        return self
 
     # -- routing ------------------------------------------------------------------
+
+    def _lazy(self, method, X, cost_weight):
+        """``method`` over the partitions of a Dask array, lazily, at ``cost_weight``."""
+        check_is_fitted(self)
+        shape = {} if method == "predict" else {"n_columns": len(self.classes_)}
+        dtype = np.asarray(self.classes_).dtype if method == "predict" else np.float64
+        if cost_weight is None or np.ndim(cost_weight) == 0:
+            return lazy_method(self, method, X, dtype=dtype, cost_weight=cost_weight, **shape)
+        return lazy_method(self, method, X, dtype=dtype, per_row={"cost_weight": cost_weight},
+                           **shape)
 
     def _cost_weights(self, cost_weight, n):
         if cost_weight is None:
@@ -302,8 +328,11 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples, n_models)
-            Interpolated logits; higher is preferred.
+            Interpolated logits; higher is preferred. On a Dask array, a lazy
+            Dask array.
         """
+        if is_dask_collection(X):
+            return self._lazy("decision_function", X, cost_weight)
         X = check_features(self, X)
         c = self._cost_weights(cost_weight, X.shape[0])
         endpoints, corrections = self.policy_.module_.split(policy_logits(self.policy_, X))
@@ -324,8 +353,10 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+            Labels from ``classes_``. On a Dask array, a lazy Dask array.
         """
+        if is_dask_collection(X):
+            return self._lazy("predict", X, cost_weight)
         scores = self.decision_function(X, cost_weight)
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -356,7 +387,17 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         >>> router.fit(logs.X, logs.feedback).predict_sweep(logs.X[:5], [0.0, 0.5, 1.0]).shape
         (3, 5)
         """
+        if is_dask_collection(X):
+            weights = np.asarray(cost_weights, dtype=np.float64).ravel()
+            self._cost_weights(weights, weights.shape[0])  # out of range raises now
+            labels = lazy_method(self, "_sweep_rows", X, n_columns=len(weights),
+                                 dtype=np.asarray(self.classes_).dtype, cost_weights=weights)
+            return labels.T
         return self.classes_[self._sweep_indices(X, cost_weights)]
+
+    def _sweep_rows(self, X, cost_weights):
+        """The sweep's labels with one row per query (a partition of a Dask sweep)."""
+        return self.classes_[self._sweep_indices(X, cost_weights)].T
 
     def _sweep_indices(self, X, cost_weights):
         X = check_features(self, X)
@@ -383,8 +424,10 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_models)
-            Columns follow ``classes_``.
+            Columns follow ``classes_``. On a Dask array, a lazy Dask array.
         """
+        if is_dask_collection(X):
+            return self._lazy("predict_proba", X, cost_weight)
         scores = self.decision_function(X, cost_weight)
         return softmax(scores.astype(np.float64) / self.temperature)
 
@@ -410,10 +453,18 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         value : float
-            Estimated mean utility per query.
+            Estimated mean utility per query; on Dask input, a lazy Dask
+            scalar (as :meth:`RegretRouter.score`).
         """
         from .metrics import policy_value
 
+        if is_dask_collection(X) or is_dask_collection(y):
+            check_is_fitted(self)
+            if cost_weight is None and getattr(self, "budget_", None) is None:
+                weights = self.grid_
+            else:
+                weights = [self._cost_weights(cost_weight, 1)[0]]
+            return lazy_score(self, X, y, quality, cost, propensity, cost_weights=weights)
         fb = resolve_feedback(y, quality, cost, propensity, caller="score")
         if cost_weight is None and getattr(self, "budget_", None) is None:
             check_is_fitted(self)

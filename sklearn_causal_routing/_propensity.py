@@ -19,6 +19,7 @@ from .utils.validation import (
     check_same_length,
     encode_labels,
     int_seed,
+    reject_dask,
 )
 from .utils._warnings import warn
 
@@ -266,6 +267,7 @@ class PropensityModel(NestedDefaultsMixin, ClassifierMixin, BaseEstimator):
         self : PropensityModel
             Fitted estimator.
         """
+        reject_dask("PropensityModel.fit", X=X, y=y)
         X = validate_data(self, X, dtype=FLOAT_DTYPES)
         actions, logged = _labels_and_logged(y)
         check_same_length(X, actions)

@@ -10,6 +10,9 @@ import pytest
 
 from sklearn_causal_routing import (
     DoublyRobustUtility,
+    IntegrativeUtility,
+    IntervalRouter,
+    PropensityModel,
     RegretRouter,
     feedback_from_frame,
     make_feedback,
@@ -219,6 +222,86 @@ def test_pickled_dask_fitted_router_routes_numpy_in_a_fresh_process(world, dask_
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip().split(",") == [str(v) for v in dask_router.predict(test.X)]
     assert len(path.read_bytes()) < 2_000_000  # no logs inside
+
+
+INTERVAL = dict(cost_weight_range=(0.0, 1.0), hidden_layer_sizes=(64,), max_epochs=15,
+                random_state=SEED)
+
+
+@pytest.fixture(scope="module")
+def dask_interval(world, client):
+    _, logs = world
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return IntervalRouter(**INTERVAL).fit(*_lazy(logs))
+
+
+def test_interval_router_on_dask_is_as_good_as_in_memory(world, dask_interval):
+    _, logs = world
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        memory = IntervalRouter(**INTERVAL).fit(logs.X, logs.feedback)
+    test = RoutingWorld(random_state=SEED).sample(2000, random_state=SEED + 1)  # same world
+    # the spreads at the grid points come from one pass of sums (other folds: close)
+    np.testing.assert_allclose(dask_interval.utility_scales_, memory.utility_scales_, rtol=0.05)
+    on_dask, in_memory, best_single = [], [], []
+    for c in dask_interval.grid_:
+        on_dask.append(test.value(dask_interval.predict(test.X, c), cost_weight=c))
+        in_memory.append(test.value(memory.predict(test.X, c), cost_weight=c))
+        best_single.append(max(test.single_model_values(cost_weight=c).values()))
+    # minibatch order and validation rows differ: close over the range, not equal
+    assert np.mean(on_dask) == pytest.approx(np.mean(in_memory), abs=0.02)
+    np.testing.assert_allclose(on_dask, in_memory, atol=0.04)
+    # the world has routing signal at every cost weight: both beat the best single model
+    assert np.all(np.array(on_dask) > np.array(best_single) + 0.02)
+
+
+def test_interval_router_routes_dask_input_lazily(world, dask_interval):
+    test = RoutingWorld(random_state=SEED).sample(1000, random_state=SEED + 2)
+    X = da.from_array(test.X, chunks=(300, -1))
+    weights = np.linspace(0.0, 1.0, len(test.X))
+    for cost_weight in (0.3, weights, da.from_array(weights, chunks=250)):
+        local = weights if hasattr(cost_weight, "dask") else cost_weight
+        lazy = dask_interval.predict(X, cost_weight=cost_weight)
+        assert hasattr(lazy, "dask")
+        np.testing.assert_array_equal(lazy.compute(), dask_interval.predict(test.X, local))
+        np.testing.assert_allclose(dask_interval.predict_proba(X, cost_weight).compute(),
+                                   dask_interval.predict_proba(test.X, local))
+    sweep = dask_interval.predict_sweep(X, [0.0, 0.5, 1.0])
+    assert sweep.shape == (3, len(test.X))
+    np.testing.assert_array_equal(sweep.compute(),
+                                  dask_interval.predict_sweep(test.X, [0.0, 0.5, 1.0]))
+    with pytest.raises(ValueError, match="cost_weight"):
+        dask_interval.predict(X, cost_weight=2.0).compute()
+    with pytest.raises(ValueError, match="one per query"):
+        dask_interval.predict(X, cost_weight=weights[:10])
+
+
+def test_interval_score_on_dask_is_the_grid_mean_of_dr_values(world, dask_interval):
+    _, logs = world
+    X, fb = _lazy(logs)
+    lazy = dask_interval.score(X, fb)
+    assert hasattr(lazy, "dask")
+    folds = DoublyRobustUtility(clip=None, random_state=0).fit(X, fb)
+    stage = DoublyRobustUtility(clip=None, random_state=0, cv=_same_folds(folds))
+    stage.fit(logs.X, logs.feedback)
+    values = []
+    for c in dask_interval.grid_:
+        U = stage.utilities(c)
+        chosen = np.searchsorted(stage.classes_, dask_interval.predict(logs.X, c))
+        values.append(U[np.arange(len(U)), chosen].mean())
+    assert float(lazy.compute()) == pytest.approx(np.mean(values), abs=1e-9)
+    at = dask_interval.score(X, fb, cost_weight=0.5).compute()
+    assert float(at) == pytest.approx(np.mean(values[2]), abs=1e-9)  # 0.5 is grid_[2]
+
+
+@pytest.mark.parametrize("estimator", [PropensityModel(), IntegrativeUtility()],
+                         ids=["PropensityModel", "IntegrativeUtility"])
+def test_fits_without_a_dask_path_refuse_dask_input_by_name(world, estimator):
+    _, logs = world
+    X, fb = _lazy(logs)
+    with pytest.raises(TypeError, match=r"X is a Dask collection.*X\.compute\(\)"):
+        estimator.fit(X, fb)
 
 
 def test_fit_on_data_bigger_than_the_workers_memory_spills(tmp_path):

@@ -17,7 +17,13 @@ from sklearn.utils import Bunch, check_random_state
 from .._feedback import check_feedback
 from .._utility import DoublyRobustUtility, fit_utility_cached
 from ..utils._stats import kish_ess
-from ..utils.validation import check_cost_weight, check_same_length, decision_matrix, encode_labels
+from ..utils.validation import (
+    check_cost_weight,
+    check_same_length,
+    decision_matrix,
+    encode_labels,
+    reject_dask,
+)
 
 __all__ = [
     "PolicyEvaluation",
@@ -73,6 +79,7 @@ def evaluation_utility(y):
 
 
 def _check_logs(X, y):
+    reject_dask("off-policy evaluation", X=X, y=y)
     fb = check_feedback(y)
     X = np.asarray(X)
     check_same_length(X, fb)

@@ -30,6 +30,7 @@ __all__ = [
     "encode_labels",
     "int_seed",
     "is_dask_collection",
+    "reject_dask",
     "salted_rng",
 ]
 
@@ -489,3 +490,29 @@ def is_dask_collection(value):
     """
     graph = getattr(value, "__dask_graph__", None)
     return callable(graph) and not isinstance(value, type) and graph() is not None
+
+
+#: The estimators whose ``fit`` takes Dask collections (docs/scaling.md).
+DASK_FITS = "DoublyRobustUtility, RegretRouter and IntervalRouter"
+
+
+def reject_dask(caller, **values):
+    """Raise a ``TypeError`` when one of ``values`` is a Dask collection.
+
+    For the fits and functions that need every row in memory: computing a
+    Dask collection silently could exhaust memory, so the user decides.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing.utils.validation import reject_dask
+    >>> reject_dask("PropensityModel.fit", X=np.zeros((2, 2)))  # numpy passes
+    """
+    for name, value in values.items():
+        if is_dask_collection(value):
+            raise TypeError(
+                f"{caller} needs its input in memory; {name} is a Dask collection "
+                f"({type(value).__name__}). Fits on Dask collections exist for "
+                f"{DASK_FITS} (docs/scaling.md); if the data fit in memory, pass "
+                f"{name}.compute()."
+            )
