@@ -66,6 +66,9 @@ def set_threads(n, omp_passive=False):
         if "torch" in sys.modules or "xgboost" in sys.modules:
             raise RuntimeError("--omp-passive must be applied before torch is imported")
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    # the package first, as a user imports it: its import-time settings (the OpenMP
+    # spin count, docs/scaling.md) must precede torch's loading of OpenMP
+    import sklearn_causal_routing  # noqa: F401
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -78,6 +81,7 @@ def set_threads(n, omp_passive=False):
     pools_txt = ", ".join(sorted(pools)) or "none loaded yet"
     how = f"limited to {n}" if n and n > 0 else "library defaults"
     wait = os.environ.get("OMP_WAIT_POLICY", "unset")
+    spin = os.environ.get("GOMP_SPINCOUNT", "unset")
     try:
         cores = len(os.sched_getaffinity(0))
         load = os.getloadavg()[0]
@@ -90,7 +94,7 @@ def set_threads(n, omp_passive=False):
             "than usual under such load; consider --threads 1 (or --omp-passive)"
         )
     return (f"{how} (torch={torch.get_num_threads()}; threadpools: {pools_txt}; "
-            f"OMP_WAIT_POLICY={wait})")
+            f"OMP_WAIT_POLICY={wait}; GOMP_SPINCOUNT={spin})")
 
 
 def environment_lines(threads_desc, extra=()):

@@ -11,6 +11,7 @@ Sections (``--section``; each adds its own table to the report):
     keep every core busy. Per stage it prints the idle and loaded seconds and
     their ratio, measured in the same run. The issue's target: loaded <= 2.5x
     idle. ``--old-threads`` approximates the library before its thread limits
+    and its OpenMP spin count
     (XGBoost and BLAS at their own default thread counts, no per-task limit);
     to time the old code itself, run this script with ``PYTHONPATH`` pointing
     at a ``git worktree`` of an older commit (it passes ``n_jobs`` only where
@@ -729,6 +730,8 @@ def main():
                    help="size of the runner's cost-weight grid (real; --quick: one weight, "
                    "the middle of the 3-weight grid)")
     args = p.parse_args()
+    if args.old_threads:  # before its import-time setting, libgomp spun 300,000 times
+        os.environ.setdefault("GOMP_SPINCOUNT", "300000")
     threads = set_threads(args.threads, args.omp_passive)
     parts = [f"# {NAME}", ""] + environment_lines(threads) + [""]
     for section in args.section or SECTIONS:

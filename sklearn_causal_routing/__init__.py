@@ -4,6 +4,11 @@ Propensities, doubly robust counterfactual utilities and regret-minimising
 policies (Tsiourvas, Sun and Perakis, arXiv:2505.16037).
 """
 
+from .utils._parallel import calm_openmp
+
+# before torch and XGBoost load libgomp, which reads it once (docs/scaling.md)
+calm_openmp()
+
 from ._feedback import (
     FEEDBACK_FIELDS,
     GRADER_FIELDS,

@@ -311,3 +311,39 @@ def test_ray_backend_same_result(logs):
     finally:
         ray.shutdown()
     _assert_same_stage(one, two)
+
+
+def _fresh(code, **env):
+    """Run ``code`` in a fresh interpreter without the OpenMP wait settings, plus ``env``."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env},
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_import_calms_openmp_before_torch_and_xgboost_load():
+    # libgomp reads GOMP_SPINCOUNT once, when torch (or XGBoost) loads it: record the
+    # setting at the moment each is first imported
+    code = """if True:
+        import os, sys
+        seen = {}
+        class Spy:
+            def find_spec(self, name, path=None, target=None):
+                if name in ("torch", "xgboost"):
+                    seen.setdefault(name, os.environ.get("GOMP_SPINCOUNT", "-"))
+        sys.meta_path.insert(0, Spy())
+        import sklearn_causal_routing
+        import xgboost
+        print(seen["torch"], seen["xgboost"])
+    """
+    assert _fresh(code) == ["10000", "10000"]
+
+
+@pytest.mark.parametrize("env", [{"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "7"}])
+def test_the_users_openmp_wait_setting_wins(env):
+    code = "import os, sklearn_causal_routing; print(os.environ.get('GOMP_SPINCOUNT', '-'))"
+    assert _fresh(code, **env) == [env.get("GOMP_SPINCOUNT", "-")]
