@@ -26,8 +26,13 @@ Sections (``--section``; each adds its own table to the report):
     ``--partition`` rows each, threaded scheduler on the cores given, or a
     two-worker ``LocalCluster`` with ``--cluster``); then the utility stage at
     n=``--k-rows`` for every pool size in ``--k-grid``. Each fit runs in a
-    fresh process, so its peak resident memory is its own. Prints the log-log
-    slope of fit time in n and in K.
+    fresh process, so its peak resident memory is its own (on the cluster,
+    each worker's too). Prints the log-log slope of fit time in n and in K.
+    ``--full-epochs E`` adds a whole default ``RegretRouter`` fit on Dask
+    (fallback check on, ``max_epochs=E``) at the largest size, timed, with
+    the true value of its decisions against the best single model;
+    ``--xgboost-rows N`` times the utility stage with propensities estimated
+    by cross-fitted ``xgboost.dask`` (none recorded) on a two-worker cluster.
 
 ``throughput``
     Routing rows held in Dask: a ``RegretRouter`` (``--hidden``, default
@@ -191,8 +196,9 @@ def section_threads(args):
     return "\n".join(lines)
 
 
-def _simulated(n, k, d, partition, lazy):
-    """Logs with recorded uniform propensities; features float32, one partition at a time."""
+def _simulated(n, k, d, partition, lazy, recorded=True):
+    """Logs with recorded uniform propensities (``recorded=False``: none recorded);
+    features float32, one partition at a time."""
     import dask.array as da
     import numpy as np
 
@@ -204,7 +210,8 @@ def _simulated(n, k, d, partition, lazy):
     w = da.from_array(np.random.default_rng(1).normal(size=(d, 3)).astype(np.float32) / np.sqrt(d))
     z = X @ w
     quality = 0.5 + 0.2 * z[:, 0] * (t % 3 == 0) + 0.2 * z[:, 1] * (t % 3 == 1) + 0.1 * (t % 2)
-    fb = make_feedback(t, quality, cost=0.01 * (t + 1), propensity=da.full(n, 1.0 / k, chunks=partition))
+    propensity = da.full(n, 1.0 / k, chunks=partition) if recorded else None
+    fb = make_feedback(t, quality, cost=0.01 * (t + 1), propensity=propensity)
     if lazy:
         return X, fb
     import dask
@@ -212,7 +219,7 @@ def _simulated(n, k, d, partition, lazy):
     return dask.compute(X, fb)
 
 
-def _dask_fit(n, k, d, partition, mode, epochs, queue):  # pragma: no cover - child process
+def _dask_fit(n, k, d, partition, mode, epochs, queue, recorded=True):  # pragma: no cover
     import resource
 
     from sklearn_causal_routing import DoublyRobustUtility, RegretRouter
@@ -224,7 +231,7 @@ def _dask_fit(n, k, d, partition, mode, epochs, queue):  # pragma: no cover - ch
         from distributed import Client, LocalCluster
 
         client = Client(LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None))
-    X, fb = _simulated(n, k, d, partition, lazy=mode != "memory")
+    X, fb = _simulated(n, k, d, partition, lazy=mode != "memory", recorded=recorded)
     t0 = time.perf_counter()
     DoublyRobustUtility(random_state=0).fit(X, fb)
     out["stage"] = time.perf_counter() - t0
@@ -235,8 +242,52 @@ def _dask_fit(n, k, d, partition, mode, epochs, queue):  # pragma: no cover - ch
         out["epoch"] = (time.perf_counter() - t0 - out["stage"]) / len(router.policy_.history)
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if client is not None:
+        out["worker_mib"] = max(client.run(_own_peak_mib).values())
         client.close()
     queue.put(out)
+
+
+def _dask_fit_estimated(n, k, d, partition, mode, epochs, queue):  # pragma: no cover
+    """:func:`_dask_fit` on logs without recorded propensities."""
+    _dask_fit(n, k, d, partition, mode, epochs, queue, recorded=False)
+
+
+def _own_peak_mib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _true_utilities(X, k):
+    """The simulated logs' expected quality of every model (cost weight 0), from X."""
+    import numpy as np
+
+    w = np.random.default_rng(1).normal(size=(X.shape[1], 3)).astype(np.float32) / np.sqrt(X.shape[1])
+    z = X @ w
+    j = np.arange(k)
+    return (0.5 + 0.2 * z[:, [0]] * (j % 3 == 0) + 0.2 * z[:, [1]] * (j % 3 == 1)
+            + 0.1 * (j % 2))
+
+
+def _full_fit(n, k, d, partition, epochs, queue):  # pragma: no cover - child process
+    """The default RegretRouter (fallback check on) on Dask, timed, and its true value."""
+    import numpy as np
+
+    from sklearn_causal_routing import RegretRouter
+
+    warnings.simplefilter("ignore")
+    X, fb = _simulated(n, k, d, partition, lazy=True)
+    t0 = time.perf_counter()
+    router = RegretRouter(random_state=0, max_epochs=epochs).fit(X, fb)
+    seconds = time.perf_counter() - t0
+    X_test = np.random.default_rng(7).standard_normal((20_000, d)).astype(np.float32)
+    U = _true_utilities(X_test, k)
+    chosen = np.searchsorted(router.classes_, router.predict(X_test))
+    queue.put({"seconds": seconds, "epochs": len(router.policy_.history),
+               "fell_back": router.fallback_ is not None,
+               "value": float(U[np.arange(len(U)), chosen].mean()),
+               "best_single": float(U.mean(axis=0).max()), "oracle": float(U.max(axis=1).mean()),
+               "peak_mib": _own_peak_mib()})
 
 
 def _in_child(target, *args):
@@ -270,13 +321,16 @@ def section_dask(args):
             size = n * d * 4 / 2**20
             rows.append([f"{n:,}", mode, f"{r['stage']:.1f}",
                          f"{r['epoch']:.1f}" if "epoch" in r else "-",
-                         f"{size:.0f}", f"{r['peak_mib']:.0f}", f"{r['peak_mib'] / size:.2f}"])
+                         f"{size:.0f}", f"{r['peak_mib']:.0f}",
+                         f"{r['worker_mib']:.0f}" if "worker_mib" in r else "-",
+                         f"{r['peak_mib'] / size:.2f}"])
     lines = [
         f"## Dask: fit time and peak memory in n (K={args.models}, d={d}, float32, "
         f"recorded propensities, partitions of {args.partition:,} rows)",
         "",
         md_table(["n", "where", "utility stage s", "policy s / epoch", "features MiB",
-                  "peak RSS MiB", "peak / features"], rows, align="lrrrrrr"),
+                  "peak RSS MiB (driver)", "peak RSS MiB (a worker)", "driver / features"],
+                 rows, align="lrrrrrrr"),
         "",
     ]
     for mode in modes:
@@ -298,6 +352,35 @@ def section_dask(args):
         "",
         f"- log-log slope in K: {_slope(*zip(*pts)):.2f}" if len(pts) > 1 else "",
     ]
+    if args.xgboost_rows:
+        n = args.xgboost_rows
+        progress(f"dask: the utility stage with xgboost.dask propensities, n={n}, cluster")
+        r = _in_child(_dask_fit_estimated, n, args.models, d, args.partition, "cluster", 0)
+        lines += [
+            "",
+            f"## Dask: the utility stage with estimated propensities (cross-fitted "
+            f"xgboost.dask on a two-worker LocalCluster), n={n:,}, K={args.models}",
+            "",
+            md_table(["utility stage s", "min", "peak RSS MiB (driver)",
+                      "peak RSS MiB (a worker)"],
+                     [[f"{r['stage']:.0f}", f"{r['stage'] / 60:.1f}", f"{r['peak_mib']:.0f}",
+                       f"{r['worker_mib']:.0f}"]], align="rrrr"),
+        ]
+    if args.full_epochs:
+        n = args.full_rows or max(args.sizes)
+        progress(f"dask: the whole default fit, n={n}, max_epochs={args.full_epochs}")
+        r = _in_child(_full_fit, n, args.models, d, args.partition, args.full_epochs)
+        lines += [
+            "",
+            f"## Dask: a whole RegretRouter fit (defaults, fallback check on, "
+            f"max_epochs={args.full_epochs}), n={n:,}, K={args.models}",
+            "",
+            md_table(["fit s", "fit min", "policy epochs", "fell back", "true value",
+                      "best single", "oracle", "peak RSS MiB"],
+                     [[f"{r['seconds']:.0f}", f"{r['seconds'] / 60:.1f}", str(r["epochs"]),
+                       str(r["fell_back"]), f"{r['value']:.4f}", f"{r['best_single']:.4f}",
+                       f"{r['oracle']:.4f}", f"{r['peak_mib']:.0f}"]], align="rrrlrrrr"),
+        ]
     return "\n".join(lines)
 
 
@@ -710,6 +793,14 @@ def main():
     p.add_argument("--k-grid", type=int, nargs="+", default=[2, 11, 29, 50, 100],
                    help="pool sizes (dask)")
     p.add_argument("--k-rows", type=int, default=100_000, help="logged queries of the K sweep")
+    p.add_argument("--full-epochs", type=int, default=0,
+                   help="also time a whole default RegretRouter fit on Dask (fallback check "
+                   "on) with this max_epochs (dask; 0: skip)")
+    p.add_argument("--xgboost-rows", type=int, default=0,
+                   help="also time the utility stage with cross-fitted xgboost.dask "
+                   "propensities on a two-worker LocalCluster at this many rows (dask; 0: skip)")
+    p.add_argument("--full-rows", type=int, default=None,
+                   help="logged queries of the whole fit (default: the largest of --sizes)")
     p.add_argument("--fit-rows", type=int, default=20_000,
                    help="logged queries the routed router is fitted on (throughput)")
     p.add_argument("--hidden", type=int, nargs="+", default=[200, 200],

@@ -11,6 +11,8 @@ one fold number per row (13 bytes a row, against ``8 * n_features`` for the
 features), for exact clip percentiles and the overlap diagnostics.
 """
 
+import sys
+
 import numpy as np
 from sklearn.linear_model import RidgeCV
 
@@ -33,6 +35,7 @@ from .utils.validation import (
 __all__ = [
     "DEFAULT_ALPHAS",
     "block_folds",
+    "broadcast",
     "check_dask_logs",
     "dask_inputs",
     "fit_utility_dask",
@@ -241,6 +244,27 @@ def _add_stats(a, b):
     out["ymin"] = np.minimum(a["ymin"], b["ymin"])
     out["ymax"] = np.maximum(a["ymax"], b["ymax"])
     return out
+
+
+def broadcast(dask, obj):
+    """``obj`` for every task of a graph, sent to the workers once.
+
+    Where a ``distributed.Client`` computes the graph, ``obj`` is scattered to
+    every worker (a large object inside the graph would go through the
+    scheduler, which warns about large graphs and holds it); elsewhere it is
+    one key of the graph.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is not None:
+        try:
+            client = distributed.default_client()
+        except ValueError:  # no client
+            client = None
+        from dask.base import get_scheduler
+
+        if client is not None and get_scheduler() == client.get:
+            return client.scatter(obj, broadcast=True, hash=False)
+    return dask.delayed(obj, pure=True)
 
 
 def tree_sum(dask, parts, add):
@@ -514,7 +538,7 @@ def fit_utility_dask(stage, X, y, quality=None, cost=None, propensity=None, *, s
     for f in range(n_splits):
         train = _training_stats(stats, f)
         eig.append((*_eigen(train), train["n"]))
-    eig_d = dask.delayed(eig, pure=True)
+    eig_d = broadcast(dask, eig)  # cv * K * d**2 floats: 65 MB at K=11, d=384
     alphas = DEFAULT_ALPHAS
     parts = [dask.delayed(_block_loo)(x, c, f, t, eig_d, alphas, n_splits, k)
              for x, c, f, t in zip(xs, cs, fs, ts)]

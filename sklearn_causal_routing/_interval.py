@@ -29,6 +29,7 @@ from .utils.validation import (
     encode_labels,
     int_seed,
     is_dask_collection,
+    reject_dask,
 )
 
 __all__ = ["IntervalRouter"]
@@ -376,7 +377,8 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_cost_weights, n_samples)
-            Row ``k`` holds the decisions at ``cost_weights[k]``.
+            Row ``k`` holds the decisions at ``cost_weights[k]``. On a Dask
+            array, a lazy Dask array.
 
         Examples
         --------
@@ -545,6 +547,7 @@ class IntervalRouter(RouterMixin, PolicyRouterMixin, BaseEstimator):
                 "calibrate_budget needs a budget: max_cost=<mean cost per query> and/or "
                 "max_share={model: share}; got neither."
             )
+        reject_dask("IntervalRouter.calibrate_budget", X=X, y=y)
         X = check_features(self, X)
         fb = check_feedback(y)
         check_same_length(X, fb)

@@ -148,6 +148,20 @@ def test_estimated_propensities_through_xgboost_dask(world, client):
                                memory.quality_.mean(axis=0), atol=0.03)
 
 
+def test_utility_stage_on_the_cluster_equals_the_threaded_one(world, client):
+    import dask
+
+    _, logs = world
+    X, fb = _lazy(logs)
+    on_cluster = DoublyRobustUtility(random_state=SEED).fit(X, fb)  # decompositions scattered
+    with dask.config.set(scheduler="threads"):
+        threaded = DoublyRobustUtility(random_state=SEED).fit(X, fb)
+        np.testing.assert_allclose(on_cluster.quality_.compute(), threaded.quality_.compute(),
+                                   rtol=0, atol=1e-12)
+    assert [m.alpha_ for m in on_cluster.outcome_models_[0]["quality"]] == [
+        m.alpha_ for m in threaded.outcome_models_[0]["quality"]]
+
+
 def test_other_outcome_models_are_refused_on_dask(world):
     from sklearn.linear_model import Ridge
 
@@ -196,15 +210,21 @@ def test_predict_on_dask_is_lazy_and_equals_numpy(world, dask_router):
     np.testing.assert_allclose(proba.compute(), dask_router.predict_proba(test.X))
 
 
+def _score_stage(logs):
+    """In memory, the evaluation stage that ``score`` fits on the Dask logs (unclipped,
+    as propensities are logged; random_state=0), on the same folds."""
+    folds = DoublyRobustUtility(clip=None, random_state=0).fit(*_lazy(logs))
+    stage = DoublyRobustUtility(clip=None, random_state=0, cv=_same_folds(folds))
+    return stage.fit(logs.X, logs.feedback)
+
+
 def test_score_on_dask_is_the_dr_value_on_the_same_folds(world, dask_router):
     _, logs = world
     X, fb = _lazy(logs)
     lazy = dask_router.score(X, fb)
     assert hasattr(lazy, "dask")
-    # the evaluation stage of score: unclipped (propensities logged), random_state=0
-    folds = DoublyRobustUtility(clip=None, random_state=0).fit(X, fb)
-    stage = DoublyRobustUtility(clip=None, random_state=0, cv=_same_folds(folds))
-    U = stage.fit(logs.X, logs.feedback).utilities(dask_router.cost_weight)
+    stage = _score_stage(logs)
+    U = stage.utilities(dask_router.cost_weight)
     chosen = np.searchsorted(stage.classes_, dask_router.predict(logs.X))
     assert float(lazy.compute()) == pytest.approx(U[np.arange(len(U)), chosen].mean(), abs=1e-9)
 
@@ -282,9 +302,7 @@ def test_interval_score_on_dask_is_the_grid_mean_of_dr_values(world, dask_interv
     X, fb = _lazy(logs)
     lazy = dask_interval.score(X, fb)
     assert hasattr(lazy, "dask")
-    folds = DoublyRobustUtility(clip=None, random_state=0).fit(X, fb)
-    stage = DoublyRobustUtility(clip=None, random_state=0, cv=_same_folds(folds))
-    stage.fit(logs.X, logs.feedback)
+    stage = _score_stage(logs)
     values = []
     for c in dask_interval.grid_:
         U = stage.utilities(c)
