@@ -230,7 +230,8 @@ def _dask_fit(n, k, d, partition, mode, epochs, queue, recorded=True):  # pragma
     if mode == "cluster":
         from distributed import Client, LocalCluster
 
-        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None))
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
     X, fb = _simulated(n, k, d, partition, lazy=mode != "memory", recorded=recorded)
     t0 = time.perf_counter()
     DoublyRobustUtility(random_state=0).fit(X, fb)
@@ -244,6 +245,7 @@ def _dask_fit(n, k, d, partition, mode, epochs, queue, recorded=True):  # pragma
     if client is not None:
         out["worker_mib"] = max(client.run(_own_peak_mib).values())
         client.close()
+        cluster.close()  # before the process ends: no worker restarts while it exits
     queue.put(out)
 
 
