@@ -31,6 +31,8 @@ Sections (``--section``; each adds its own table to the report):
     ``--full-epochs E`` adds a whole default ``RegretRouter`` fit on Dask
     (fallback check on, ``max_epochs=E``) at the largest size, timed, with
     the true value of its decisions against the best single model;
+    ``--full-estimated`` makes that fit estimate the propensities
+    (cross-fitted ``xgboost.dask`` on a two-worker cluster, none recorded);
     ``--xgboost-rows N`` times the utility stage with propensities estimated
     by cross-fitted ``xgboost.dask`` (none recorded) on a two-worker cluster.
 
@@ -271,25 +273,41 @@ def _true_utilities(X, k):
             + 0.1 * (j % 2))
 
 
-def _full_fit(n, k, d, partition, epochs, queue):  # pragma: no cover - child process
-    """The default RegretRouter (fallback check on) on Dask, timed, and its true value."""
+def _full_fit(n, k, d, partition, epochs, queue, recorded=True):  # pragma: no cover
+    """The default RegretRouter (fallback check on) on Dask, timed, and its true value;
+    without recorded propensities (XGBoost's, through xgboost.dask) on a two-worker
+    LocalCluster."""
     import numpy as np
 
     from sklearn_causal_routing import RegretRouter
 
     warnings.simplefilter("ignore")
-    X, fb = _simulated(n, k, d, partition, lazy=True)
+    client = cluster = None
+    if not recorded:
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
+    X, fb = _simulated(n, k, d, partition, lazy=True, recorded=recorded)
     t0 = time.perf_counter()
     router = RegretRouter(random_state=0, max_epochs=epochs).fit(X, fb)
     seconds = time.perf_counter() - t0
     X_test = np.random.default_rng(7).standard_normal((20_000, d)).astype(np.float32)
     U = _true_utilities(X_test, k)
     chosen = np.searchsorted(router.classes_, router.predict(X_test))
-    queue.put({"seconds": seconds, "epochs": len(router.policy_.history),
-               "fell_back": router.fallback_ is not None,
-               "value": float(U[np.arange(len(U)), chosen].mean()),
-               "best_single": float(U.mean(axis=0).max()), "oracle": float(U.max(axis=1).mean()),
-               "peak_mib": _own_peak_mib()})
+    out = {"seconds": seconds, "epochs": len(router.policy_.history),
+           "fell_back": router.fallback_ is not None,
+           "value": float(U[np.arange(len(U)), chosen].mean()),
+           "best_single": float(U.mean(axis=0).max()), "oracle": float(U.max(axis=1).mean()),
+           "peak_mib": _own_peak_mib(), "propensities": "recorded" if recorded else "xgboost.dask"}
+    if client is not None:
+        client.close()
+        cluster.close()
+    queue.put(out)
+
+
+def _full_fit_estimated(n, k, d, partition, epochs, queue):  # pragma: no cover
+    _full_fit(n, k, d, partition, epochs, queue, recorded=False)
 
 
 def _in_child(target, *args):
@@ -371,17 +389,19 @@ def section_dask(args):
     if args.full_epochs:
         n = args.full_rows or max(args.sizes)
         progress(f"dask: the whole default fit, n={n}, max_epochs={args.full_epochs}")
-        r = _in_child(_full_fit, n, args.models, d, args.partition, args.full_epochs)
+        target = _full_fit_estimated if args.full_estimated else _full_fit
+        r = _in_child(target, n, args.models, d, args.partition, args.full_epochs)
         lines += [
             "",
             f"## Dask: a whole RegretRouter fit (defaults, fallback check on, "
             f"max_epochs={args.full_epochs}), n={n:,}, K={args.models}",
             "",
-            md_table(["fit s", "fit min", "policy epochs", "fell back", "true value",
-                      "best single", "oracle", "peak RSS MiB"],
-                     [[f"{r['seconds']:.0f}", f"{r['seconds'] / 60:.1f}", str(r["epochs"]),
-                       str(r["fell_back"]), f"{r['value']:.4f}", f"{r['best_single']:.4f}",
-                       f"{r['oracle']:.4f}", f"{r['peak_mib']:.0f}"]], align="rrrlrrrr"),
+            md_table(["propensities", "fit s", "fit min", "policy epochs", "fell back",
+                      "true value", "best single", "oracle", "peak RSS MiB"],
+                     [[r["propensities"], f"{r['seconds']:.0f}", f"{r['seconds'] / 60:.1f}",
+                       str(r["epochs"]), str(r["fell_back"]), f"{r['value']:.4f}",
+                       f"{r['best_single']:.4f}", f"{r['oracle']:.4f}",
+                       f"{r['peak_mib']:.0f}"]], align="lrrrlrrrr"),
         ]
     return "\n".join(lines)
 
@@ -801,6 +821,9 @@ def main():
     p.add_argument("--xgboost-rows", type=int, default=0,
                    help="also time the utility stage with cross-fitted xgboost.dask "
                    "propensities on a two-worker LocalCluster at this many rows (dask; 0: skip)")
+    p.add_argument("--full-estimated", action="store_true",
+                   help="the whole fit without recorded propensities: cross-fitted "
+                   "xgboost.dask ones, on a two-worker LocalCluster (dask)")
     p.add_argument("--full-rows", type=int, default=None,
                    help="logged queries of the whole fit (default: the largest of --sizes)")
     p.add_argument("--fit-rows", type=int, default=20_000,

@@ -414,7 +414,8 @@ def _estimated_propensities(stage, X, codes_da, fold_da, n_splits):
     for f in range(n_splits):
         clf = xgb_dask.DaskXGBClassifier(**params)
         clf.client = client
-        clf.fit(X, codes_da, sample_weight=(fold_da != f).astype(np.float64))
+        train = fold_da != f  # the training rows only: zero weights would still be binned
+        clf.fit(X[train], codes_da[train])
         proba = clf.predict_proba(X)
         mine = da.blockwise(_chosen, "i", proba, "ij", codes_da, "i", concatenate=True,
                             dtype=np.float64)
