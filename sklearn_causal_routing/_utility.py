@@ -569,8 +569,24 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
             ``quality_ - cost_weight * cost_``.
         """
         check_is_fitted(self)
+        if not hasattr(self, "quality_"):
+            raise ValueError(
+                "This stage was fitted on Dask collections and then pickled: its lazy "
+                "training utilities are graphs over the logs and are not pickled (the "
+                "outcome models and propensities are). Refit it on the logs to get them; "
+                "predict_outcomes(X) works as it is."
+            )
         cw = self.cost_weight if cost_weight is None else check_cost_weight(cost_weight)
         return self.quality_ - cw * self.cost_
+
+    def __getstate__(self):
+        # A stage fitted on Dask holds its training utilities as lazy Dask arrays:
+        # graphs over the logs (their data, or futures of a cluster). A pickle of the
+        # stage, or of a router, must not carry them (docs/scaling.md).
+        state = dict(super().__getstate__())  # a copy: it may be our own __dict__
+        for key in [k for k, v in state.items() if is_dask_collection(v)]:
+            del state[key]
+        return state
 
     def predict_outcomes(self, X):
         """Outcome-model estimates of quality and cost for new queries.

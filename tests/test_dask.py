@@ -241,7 +241,24 @@ def test_pickled_dask_fitted_router_routes_numpy_in_a_fresh_process(world, dask_
     out = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "X.npy")],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip().split(",") == [str(v) for v in dask_router.predict(test.X)]
-    assert len(path.read_bytes()) < 2_000_000  # no logs inside
+    assert len(path.read_bytes()) < 2_000_000
+
+
+@pytest.mark.parametrize("fitted", ["dask_router", "dask_interval"])
+def test_pickled_dask_fitted_router_holds_no_logs(world, fitted, request):
+    """The stage's lazy utilities are graphs over the logs: a pickle leaves them out."""
+    _, logs = world
+    router = request.getfixturevalue(fitted)
+    blob = pickle.dumps(router)
+    for rows in (slice(0, 20), slice(1400, 1420)):  # in the first and third partitions
+        assert logs.X[rows].tobytes() not in blob
+        assert logs.feedback[rows].tobytes() not in blob
+    stage = pickle.loads(blob).utility_
+    assert hasattr(router.utility_.quality_, "dask")  # the fitted object keeps them
+    with pytest.raises(ValueError, match="fitted on Dask collections and then pickled"):
+        stage.utilities()
+    np.testing.assert_allclose(stage.predict_outcomes(logs.X[:5])[0],
+                               router.utility_.predict_outcomes(logs.X[:5])[0])
 
 
 INTERVAL = dict(cost_weight_range=(0.0, 1.0), hidden_layer_sizes=(64,), max_epochs=15,
