@@ -198,6 +198,18 @@ def section_threads(args):
     return "\n".join(lines)
 
 
+def _signal_weights(d):
+    """The directions of the features that the simulated quality depends on."""
+    import numpy as np
+
+    return np.random.default_rng(1).normal(size=(d, 3)).astype(np.float32) / np.sqrt(d)
+
+
+def _quality(z0, z1, model):
+    """Expected quality of ``model`` given the two signal projections (cost weight 0)."""
+    return 0.5 + 0.2 * z0 * (model % 3 == 0) + 0.2 * z1 * (model % 3 == 1) + 0.1 * (model % 2)
+
+
 def _simulated(n, k, d, partition, lazy, recorded=True):
     """Logs with recorded uniform propensities (``recorded=False``: none recorded);
     features float32, one partition at a time."""
@@ -209,9 +221,8 @@ def _simulated(n, k, d, partition, lazy, recorded=True):
     rng = da.random.default_rng(0)
     X = rng.standard_normal((n, d), chunks=(partition, d), dtype=np.float32)
     t = rng.integers(0, k, size=n, chunks=partition)
-    w = da.from_array(np.random.default_rng(1).normal(size=(d, 3)).astype(np.float32) / np.sqrt(d))
-    z = X @ w
-    quality = 0.5 + 0.2 * z[:, 0] * (t % 3 == 0) + 0.2 * z[:, 1] * (t % 3 == 1) + 0.1 * (t % 2)
+    z = X @ da.from_array(_signal_weights(d))
+    quality = _quality(z[:, 0], z[:, 1], t)
     propensity = da.full(n, 1.0 / k, chunks=partition) if recorded else None
     fb = make_feedback(t, quality, cost=0.01 * (t + 1), propensity=propensity)
     if lazy:
@@ -266,11 +277,8 @@ def _true_utilities(X, k):
     """The simulated logs' expected quality of every model (cost weight 0), from X."""
     import numpy as np
 
-    w = np.random.default_rng(1).normal(size=(X.shape[1], 3)).astype(np.float32) / np.sqrt(X.shape[1])
-    z = X @ w
-    j = np.arange(k)
-    return (0.5 + 0.2 * z[:, [0]] * (j % 3 == 0) + 0.2 * z[:, [1]] * (j % 3 == 1)
-            + 0.1 * (j % 2))
+    z = X @ _signal_weights(X.shape[1])
+    return _quality(z[:, [0]], z[:, [1]], np.arange(k))
 
 
 def _full_fit(n, k, d, partition, epochs, queue, recorded=True):  # pragma: no cover
