@@ -501,7 +501,14 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
                 models[name] = fill_models(fitted, fits, done)
             self.outcome_models_.append(models)
         warn_small_arms(small)
+        self.outcome_quality_ = mu_q
+        self.outcome_cost_ = mu_c
+        self._weight_outcomes(prop, q, c, action, clip)
+        return self
 
+    def _weight_outcomes(self, prop, q, c, action, clip):
+        """The part of ``fit`` after the nuisance models: clip the propensities,
+        combine the cross-fitted outcome predictions with the logged outcomes."""
         prop = np.clip(prop, np.finfo(np.float64).tiny, 1.0)
         if clip is not None:
             self.clip_bounds_ = tuple(np.percentile(prop, clip))
@@ -514,11 +521,27 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         )
         warn_poor_overlap(self.overlap_)
         self.propensity_ = clipped
-        self.outcome_quality_ = mu_q
-        self.outcome_cost_ = mu_c
-        self.quality_ = self._combine(mu_q, q, action, clipped)
-        self.cost_ = self._combine(mu_c, c, action, clipped)
-        return self
+        self.quality_ = self._combine(self.outcome_quality_, q, action, clipped)
+        self.cost_ = self._combine(self.outcome_cost_, c, action, clipped)
+
+    def _reclipped(self, fb, clip):
+        """This stage as a fit with ``clip`` instead would be, without refitting.
+
+        Only for a stage fitted on logged propensities: the propensities are
+        then the logged ones, and neither the folds nor the outcome models
+        depend on ``clip``, so only the final weighting is redone. ``fb`` is
+        the feedback the stage was fitted on.
+        """
+        stage = copy.copy(self)
+        stage.clip = clip
+        action = encode_labels(fb["action"], self.classes_)
+        stage._weight_outcomes(
+            np.asarray(fb["propensity"], dtype=np.float64),
+            np.asarray(fb["quality"], dtype=np.float64),
+            np.asarray(fb["cost"], dtype=np.float64),
+            action, _check_clip(clip),
+        )
+        return stage
 
     def _combine(self, mu, target, action, prop):
         rows = np.arange(len(action))
@@ -733,7 +756,8 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
 # utility stage on the same fold; the cache returns the fitted one instead. The key is
 # a content hash of the data and of every utility parameter except ``cost_weight``
 # and ``n_jobs`` (which gives the same result)
-# (utilities are recombined per cost weight without refitting). With an int
+# (utilities are recombined per cost weight without refitting), and, when every
+# propensity is logged, except ``clip`` (the hit is reweighted, ``_reclipped``). With an int
 # random_state a hit is exactly what a refit would give; with random_state=None every
 # candidate shares the first draw of the folds (common random numbers, the fair way
 # to compare them). A RandomState instance is consumed as it is used, so stages
@@ -751,12 +775,24 @@ def _without_n_jobs(value):
     return value
 
 
-def _cache_key(utility, X, fb):
+def _clip_free(utility, fb):
+    """Whether ``utility`` fitted on ``fb`` follows, without a refit, from the
+    same stage fitted with another ``clip`` (see ``DoublyRobustUtility._reclipped``):
+    a plain stage that uses the logged propensities, all of them recorded."""
+    if type(utility) is not DoublyRobustUtility or not utility.use_logged_propensity:
+        return False
+    try:
+        return not np.isnan(np.asarray(fb["propensity"], dtype=np.float64)).any()
+    except (TypeError, ValueError, KeyError, IndexError):
+        return False
+
+
+def _cache_key(utility, X, fb, ignore=()):
     # neither cost_weight (recombined at no cost) nor n_jobs (same result) changes the fit
     params = {
         k: _without_n_jobs(v)
         for k, v in utility.get_params(deep=False).items()
-        if k not in ("cost_weight", "n_jobs")
+        if k not in ("cost_weight", "n_jobs", *ignore)
     }
     return joblib.hash((type(utility).__qualname__, params, X, fb))
 
@@ -786,12 +822,19 @@ def fit_utility_cached(utility, X, fb):
         return utility.fit(X, fb)
     if _CACHE_SIZE <= 0 or isinstance(random_state, (np.random.RandomState, np.random.Generator)):
         return utility.fit(X, fb)
-    key = _cache_key(utility, X, fb)
+    # With every propensity logged, clip only reweights the cross-fitted outcome
+    # predictions: stages that differ in clip alone share one entry (one fit).
+    clip_free = _clip_free(utility, fb)
+    key = _cache_key(utility, X, fb, ignore=("clip",) if clip_free else ())
     if key in _cache:
         _cache.move_to_end(key)
         _cache_stats["hits"] += 1
-        # A shallow copy shares the fitted arrays but carries the caller's cost_weight.
-        hit = copy.copy(_cache[key])
+        cached = _cache[key]
+        if clip_free and _check_clip(cached.clip) != _check_clip(utility.clip):
+            hit = cached._reclipped(fb, utility.clip)
+        else:
+            # A shallow copy shares the fitted arrays but carries the caller's cost_weight.
+            hit = copy.copy(cached)
         hit.cost_weight = utility.cost_weight
         return hit
     _cache_stats["misses"] += 1

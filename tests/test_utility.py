@@ -518,11 +518,46 @@ def test_cache_hit_returns_the_fitted_stage(logs, empty_cache):
      {"quality_model": Ridge(alpha=3.0)}],
     ids=lambda d: next(iter(d)),
 )
-def test_cache_miss_on_other_params(logs, empty_cache, change):
-    first = fit_utility_cached(_fast(), logs.X, logs.feedback)
-    other = fit_utility_cached(_fast(**change), logs.X, logs.feedback)
+def test_cache_miss_on_other_params(logs_unlogged, empty_cache, change):
+    # estimated propensities: every parameter, clip included, changes the fit
+    first = fit_utility_cached(_fast(), logs_unlogged.X, logs_unlogged.feedback)
+    other = fit_utility_cached(_fast(**change), logs_unlogged.X, logs_unlogged.feedback)
     assert empty_cache == {"hits": 0, "misses": 2}
     assert other is not first
+
+
+@pytest.mark.parametrize("clip", [None, (1, 99), [30.0, 70.0]])
+def test_cache_reweights_one_fit_for_every_clip_when_propensities_are_logged(
+    logs, empty_cache, clip
+):
+    first = fit_utility_cached(_fast(), logs.X, logs.feedback)  # clip=(5, 95)
+    kept = first.quality_.copy()
+    other = fit_utility_cached(_fast(clip=clip, cost_weight=0.4), logs.X, logs.feedback)
+    assert empty_cache == {"hits": 1, "misses": 1}  # no second fit
+    fresh = _fast(clip=clip).fit(logs.X, logs.feedback)
+    assert other.clip == clip and other.cost_weight == 0.4
+    assert other.clip_bounds_ == fresh.clip_bounds_
+    for name in ("quality_", "cost_", "propensity_", "outcome_quality_", "outcome_cost_"):
+        assert_allclose(getattr(other, name), getattr(fresh, name), rtol=0, atol=1e-12)
+    assert other.overlap_.keys() == fresh.overlap_.keys()
+    assert_array_equal(first.quality_, kept)  # the cached stage is untouched
+    assert first.clip == (5, 95)
+    # the clipped and unclipped estimates really differ: the test would see a mix-up
+    assert not np.allclose(other.quality_, first.quality_)
+
+
+@pytest.mark.parametrize(
+    "fixture, params",
+    [("logs_unlogged", {}), ("logs", {"use_logged_propensity": False})],
+    ids=["estimated", "logged-but-unused"],
+)
+def test_cache_refits_for_another_clip_when_propensities_are_estimated(
+    request, empty_cache, fixture, params
+):
+    logs = request.getfixturevalue(fixture)
+    fit_utility_cached(_fast(**params), logs.X, logs.feedback)
+    fit_utility_cached(_fast(clip=None, **params), logs.X, logs.feedback)
+    assert empty_cache == {"hits": 0, "misses": 2}
 
 
 def test_cache_miss_on_other_data(logs, empty_cache):
