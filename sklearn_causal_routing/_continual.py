@@ -32,7 +32,7 @@ from .utils.validation import (
     int_seed,
 )
 
-__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty"]
+__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty", "replay_weights"]
 
 #: Fields of ``history_`` with one entry per kept row (``fold_policies`` and
 #: ``fill_stages`` are not).
@@ -112,6 +112,36 @@ def pessimism_penalty(U, filled, weight, z):
     return penalty
 
 
+def replay_weights(weight, n_new, replay, rng):
+    """Training weights of an update: the last ``n_new`` rows, and a replayed sample.
+
+    Of the earlier rows of positive ``weight``, a uniform sample of
+    ``ceil(replay * n_new)`` is drawn without replacement and each drawn
+    row's weight multiplied by the inverse of its chance of being drawn, so
+    that the weighted loss over the sample is an unbiased estimate of the
+    loss over all of them; the other earlier rows get weight 0 (left out of
+    training). When the sample would hold every earlier row, ``weight`` is
+    returned as it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._continual import replay_weights
+    >>> w = replay_weights(np.ones(10), 2, 1.0, np.random.default_rng(0))
+    >>> w[-2:], int((w[:-2] > 0).sum()), float(w.sum())
+    (array([1., 1.]), 2, 10.0)
+    """
+    old = np.flatnonzero(weight[: weight.shape[0] - n_new] > 0)
+    size = int(np.ceil(replay * n_new))
+    if size >= old.size:
+        return weight
+    out = np.zeros_like(weight, dtype=np.float64)
+    out[weight.shape[0] - n_new:] = weight[weight.shape[0] - n_new:]
+    drawn = rng.choice(old, size=size, replace=False)
+    out[drawn] = weight[drawn] * (old.size / size)
+    return out
+
+
 def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     """One round of logs, as ``history_`` keeps it (see ``RegretRouter.history_``).
 
@@ -121,7 +151,7 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     fb : feedback array
     stage, evaluation : DoublyRobustUtility
         The fitted utility stage (what the policy trains on) and the one the
-        check values decisions with (the same object, or an unclipped refit).
+        check values decisions with (the same object, or an unclipped copy).
     folds : list of (train, test)
         The check's folds.
     classes : ndarray of shape (K,)
@@ -224,8 +254,9 @@ class ContinualRouterMixin:
             )
         return int(max_epochs)
 
-    def _retrain(self, max_epochs):
-        """Retrain the policy (and the check) warm on ``history_``."""
+    def _retrain(self, max_epochs, n_new=None):
+        """Retrain the policy (and the check) warm on ``history_``; on its last
+        ``n_new`` rows and a replayed sample of the others when ``replay`` is set."""
         rows = self.history_
         epochs = self._warm_epochs(max_epochs)
         U = rows.quality - self.cost_weight * rows.cost
@@ -234,14 +265,19 @@ class ContinualRouterMixin:
         self.pessimism_penalty_ = pessimism_penalty(
             U, rows.get("filled"), rows.weight, self.pessimism
         )
+        train_weight = rows.weight
+        if n_new is not None and self.replay is not None:
+            rng = np.random.default_rng([int_seed(self.random_state), self.n_updates_])
+            train_weight = replay_weights(rows.weight, n_new, self.replay, rng)
         self.policy_ = self._fit_policy(
-            rows.X, U - self.pessimism_penalty_, self.utility_scale_, weight=rows.weight,
+            rows.X, U - self.pessimism_penalty_, self.utility_scale_, weight=train_weight,
             warm=self.policy_ if self.policy is None else None, epochs=epochs,
         )
         warm = rows.fold_policies if self.policy is None else None
         if warm is not None and len(warm) != self.fallback_cv:
             warm = None  # fallback_cv changed since: start the check's policies afresh
-        self._check_and_keep(rows.X, rows, warm=warm, epochs=epochs)
+        self._check_and_keep(rows.X, rows, warm=warm, epochs=epochs,
+                             train_weight=None if train_weight is rows.weight else train_weight)
 
     # -- prices ---------------------------------------------------------------------
 
@@ -474,7 +510,7 @@ class ContinualRouterMixin:
         if unknown.size:
             self._add_models(unknown, stage)
         folds = crossfit_splits(self.fallback_cv, X, [], seed, name="fallback_cv")
-        # as in fit: without the check nothing values decisions, no unclipped refit
+        # as in fit: without the check nothing values decisions, no unclipped stage
         evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
         rows = new_round(X, fb, stage, evaluation, folds, self.classes_, fill_stages)
         rows.X = np.asarray(X, dtype=np.float32)
@@ -492,7 +528,7 @@ class ContinualRouterMixin:
         history.fill_stages = _needed(fill_stages, self.classes_, stage)
         self.history_ = history
         self.n_updates_ = getattr(self, "n_updates_", 0) + 1
-        self._retrain(max_epochs)
+        self._retrain(max_epochs, n_new=X.shape[0])
         return self
 
     def _add_models(self, labels, stage):

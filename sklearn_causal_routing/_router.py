@@ -29,7 +29,7 @@ __all__ = ["RegretRouter"]
 
 def _fit_fold_policy(router, X, U, weight, train, test, warm, epochs):
     """One fold policy of the fallback check, as a joblib task: the policy and its
-    decisions on the ``test`` rows."""
+    decisions on the ``test`` rows (``train``: the rows it trains on)."""
     policy = router._fit_policy(
         X[train], U[train], utility_spread(U[train]),
         weight=None if weight is None else weight[train], warm=warm, epochs=epochs,
@@ -125,9 +125,10 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         recorded propensities, the gain over the logging rule is reported
         too (``fallback_report_``), but does not decide. The check costs
         about ``fallback_cv`` extra policy fits, each on
-        ``(fallback_cv - 1) / fallback_cv`` of the rows (plus, with recorded
-        propensities, one refit of the utility stage without clipping, which
-        fits no propensity model). ``None`` skips the check and always routes
+        ``(fallback_cv - 1) / fallback_cv`` of the rows (with recorded
+        propensities, the unclipped utilities it values decisions with are
+        the stage's own fit reweighted, not a refit). ``None`` skips the
+        check and always routes
         with the trained policy.
     fallback_confidence : float, default=0.95
         One-sided level of the lower confidence bounds of the check (in
@@ -150,6 +151,16 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         ``memory ** r`` in the policy's loss and in the check. ``1`` keeps
         every past row at full weight (as a fit on all logs would), ``0``
         forgets the past (rows of weight 0 are dropped from ``history_``).
+    replay : float or None, default=None
+        What the warm retraining of :meth:`partial_fit` trains on besides
+        the new rows. ``None``: every kept row, so an update's cost grows
+        with the history. A float ``r >= 0``: a uniform sample of ``r`` times
+        as many kept rows as there are new ones, drawn afresh at each update,
+        each weighted by the inverse of its chance of being drawn (the
+        loss over the sample is an unbiased estimate of the loss over every
+        kept row); an update then costs in proportion to the new logs, not
+        to the history. The fallback check's fold policies train on the
+        same rows; decisions are still valued on every kept row.
     drift_confidence : float or None, default=0.99
         Two-sided level of the drift check of :meth:`partial_fit` (in
         (0, 1)); ``None`` turns the check off.
@@ -249,8 +260,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
     and routes each fold's rows, :math:`d_i`, with a policy trained on the
     other folds. It values decisions with cross-fitted DR utilities
     :math:`V` (unscaled): the stage's ``U``, except that when the logs
-    recorded propensities the stage is refitted with ``clip=None`` (as
-    ``score`` does), because clipping biases the values of rarely logged
+    recorded propensities the stage is taken with ``clip=None`` (as
+    ``score`` does; the same fit, reweighted), because clipping biases the values of rarely logged
     models upward and could make the worst model look best. For a column
     :math:`A` of paired values let
     :math:`\\mathrm{LCB}(A) = \\bar A - z_{\\alpha}\\, s_A / \\sqrt{n}`,
@@ -301,6 +312,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         "fallback_cv": [Interval(Integral, 2, None, closed="left")],
         "keep_history": ["boolean"],
         "memory": [Interval(Real, 0, 1, closed="both")],
+        "replay": [Interval(Real, 0, None, closed="left"), None],
         "drift_confidence": [Interval(Real, 0, 1, closed="neither"), None],
         "pessimism": [Interval(Real, 0, None, closed="left")],
     }
@@ -327,6 +339,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         fallback_cv=3,
         keep_history=True,
         memory=1.0,
+        replay=None,
         drift_confidence=0.99,
         pessimism=0.0,
         n_jobs=None,
@@ -351,6 +364,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         self.fallback_cv = fallback_cv
         self.keep_history = keep_history
         self.memory = memory
+        self.replay = replay
         self.drift_confidence = drift_confidence
         self.pessimism = pessimism
         self.n_jobs = n_jobs
@@ -429,19 +443,20 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             folds = crossfit_splits(
                 self.fallback_cv, X, [], int_seed(self.random_state), name="fallback_cv"
             )
-            # without the check, nothing values decisions: no unclipped refit
+            # without the check, nothing values decisions: no unclipped stage
             evaluation = self.utility_ if self.fallback is None else self._evaluation_stage(X, fb)
             rows = new_round(X, fb, self.utility_, evaluation, folds, self.classes_)
         self._check_and_keep(X, rows)
         return self
 
-    def _check_and_keep(self, X, rows, warm=None, epochs=None):
+    def _check_and_keep(self, X, rows, warm=None, epochs=None, train_weight=None):
         """Run the fallback check on ``rows`` (a history Bunch); set the fallback,
-        the reference value and ``history_``. ``warm``: fold policies to start from."""
+        the reference value and ``history_``. ``warm``: fold policies to start from;
+        ``train_weight``: the fold policies' training weights, when not ``rows.weight``."""
         self.fallback_ = None
         self.fallback_report_ = None
         if self.fallback is not None:
-            report, policies, terms = self._fallback_check(X, rows, warm, epochs)
+            report, policies, terms = self._fallback_check(X, rows, warm, epochs, train_weight)
             self._adopt_check(report, *mean_lcb(terms, 1.0, weight=rows.weight))
         else:
             # Without the check there is no out-of-fold value of the policy; its
@@ -499,7 +514,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
 
         With logged propensities, clipping them only adds bias, and on confounded
         logs with weak outcome models that bias can crown the wrong best single
-        model; the stage is then refitted (same seed, cached) with ``clip=None``,
+        model; the stage is then taken with ``clip=None`` (the cache reweights the same fit),
         as :func:`~sklearn_causal_routing.metrics.evaluation_utility` does for
         ``score``.
         """
@@ -510,18 +525,25 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
             warnings.simplefilter("ignore")  # the stage's warnings were raised by fit
             return self._fit_utility(X, fb, self.cost_weight, clip=None)
 
-    def _fallback_check(self, X, rows, warm=None, epochs=None):
+    def _fallback_check(self, X, rows, warm=None, epochs=None, train_weight=None):
         """Cross-fitted DR comparison of the policy with the best single model.
 
         ``rows`` holds the utilities, folds and weights (:func:`new_round`);
-        ``warm``, one fitted policy per fold to continue training. Returns the
-        report, the fold policies and the per-row values of the router's
-        decisions (for ``reference_value_``).
+        ``warm``, one fitted policy per fold to continue training;
+        ``train_weight``, the fold policies' row weights in training when not
+        ``rows.weight`` (rows of weight 0 left out; decisions are valued on
+        every row, with ``rows.weight``). Returns the report, the fold
+        policies and the per-row values of the router's decisions (for
+        ``reference_value_``).
         """
         n = X.shape[0]
         cw = self.cost_weight
         U = rows.quality - cw * rows.cost
         w = None if np.all(rows.weight == rows.weight[0]) else rows.weight
+        tw = w if train_weight is None else train_weight
+        trains = [np.flatnonzero(rows.fold != k) for k in range(self.fallback_cv)]
+        if tw is not None:
+            trains = [train[tw[train] > 0] for train in trains]
         # the fold policies are trained as policy_ is: with the same penalty
         U = U - self.pessimism_penalty_
         decisions = np.empty(n, dtype=np.intp)
@@ -533,8 +555,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         task = delayed(limited(_fit_fold_policy, thread_budget(self.n_jobs, self.fallback_cv)))
         folds = [np.flatnonzero(rows.fold == k) for k in range(self.fallback_cv)]
         fitted = Parallel(n_jobs=self.n_jobs)(
-            task(worker, X, U, w, np.flatnonzero(rows.fold != k), folds[k],
-                 None if warm is None else warm[k], epochs)
+            task(worker, X, U, tw, trains[k], folds[k], None if warm is None else warm[k], epochs)
             for k in range(self.fallback_cv)
         )
         policies = [policy for policy, _ in fitted]

@@ -25,6 +25,7 @@ from sklearn_causal_routing import (
     SmallArmWarning,
 )
 from sklearn_causal_routing import DoublyRobustUtility, make_feedback
+from sklearn_causal_routing._continual import replay_weights
 from sklearn_causal_routing.utils._stats import mean_lcb
 from sklearn_causal_routing.datasets import RoutingTable, RoutingWorld
 from sklearn_causal_routing.outcome import PooledRidge
@@ -196,6 +197,53 @@ def test_memory_down_weights_past_rounds(rounds, first):
     router.partial_fit(day2.X[300:600], day2.feedback[300:600], max_epochs=1)
     expected = np.concatenate([np.full(1500, 0.25), np.full(300, 0.5), np.full(300, 1.0)])
     np.testing.assert_array_equal(router.history_.weight, expected)
+
+
+def test_replay_weights_stand_for_every_kept_row():
+    rng = np.random.default_rng(0)
+    # 200 kept rows, 50 dropped (weight 0), then 100 new rows
+    weight = np.concatenate([rng.uniform(0.2, 1.0, 200), np.zeros(50), np.ones(100)])
+    values = rng.normal(1.0, 1.0, weight.size)
+    draws = np.array([replay_weights(weight, 100, 0.5, rng) for _ in range(4000)])
+    np.testing.assert_array_equal(draws[:, -100:], 1.0)  # the new rows, as they are
+    assert np.all((draws[:, :250] > 0).sum(axis=1) == 50)  # 0.5 x 100 replayed
+    assert np.all(draws[:, 200:250] == 0)  # never a dropped row
+    totals = draws @ values
+    se = totals.std(ddof=1) / np.sqrt(len(totals))
+    assert abs(totals.mean() - weight @ values) < 4 * se  # unbiased for the whole loss
+    unweighted = (draws > 0) @ (weight * values)  # a sample not reweighted: far off
+    assert abs(unweighted.mean() - weight @ values) > 40 * se
+    assert replay_weights(weight, 100, 5.0, rng) is weight  # all 200 fit: no sampling
+
+
+def test_replay_trains_on_the_new_rows_and_a_sample(rounds, monkeypatch):
+    day1, day2 = rounds["day1"], rounds["day2"]
+    router = RegretRouter(**dict(FAST, fallback="best_single", fallback_cv=2, replay=0.5))
+    router.fit(day1.X, day1.feedback)
+    trained = []
+    fit_policy = RegretRouter._fit_policy
+
+    def spy(self, X, U, scale, weight=None, **kwargs):
+        trained.append(X.shape[0] if weight is None else int((weight > 0).sum()))
+        return fit_policy(self, X, U, scale, weight=weight, **kwargs)
+
+    monkeypatch.setattr(RegretRouter, "_fit_policy", spy)
+    router.partial_fit(day2.X[:600], day2.feedback[:600], max_epochs=1)
+    # the policy: 600 new rows + 300 of the 1500 kept; each fold policy about half
+    assert trained[0] == 900
+    assert len(trained) == 3 and sum(trained[1:]) == 900
+    # every row is kept and valued, with its own weight
+    np.testing.assert_array_equal(router.history_.weight, 1.0)
+    assert router.history_.X.shape[0] == 2100
+
+
+def test_partial_fit_with_replay_routes_as_well(rounds, first, second_round):
+    day2, test = rounds["day2"], rounds["test"]
+    replayed = copy.deepcopy(first).set_params(replay=0.5).partial_fit(day2.X, day2.feedback)
+    v = dict(second_round["values"], replayed=test.value(replayed.predict(test.X), CW))
+    print(f"\nreplay: true values {v}")
+    assert v["replayed"] >= v["first"] - 0.01, v
+    assert v["replayed"] >= v["both"] - 0.02, v
 
 
 # --- drift ------------------------------------------------------------------------
