@@ -18,8 +18,10 @@ model's price halves (every call of it costs half from then on). Each day:
 
 Compared, per day and cumulatively: the continual router, a router refitted from
 scratch on all logs so far, a router never updated, the best single model of the
-day's pool (in hindsight) and the per-query oracle. Update times are wall seconds
-of the update calls, measured in the same run.
+day's pool (in hindsight, chosen anew each day) and the per-query oracle; cumulatively
+also routing everything, all along, to the best model of the initial pool (in
+hindsight). Update times are wall seconds of the update calls, measured in the same
+run.
 
 Run from the repository root::
 
@@ -70,8 +72,10 @@ def _router(args, seed):
                                       random_state=seed)
     else:  # the default per-model RidgeCV
         utility = DoublyRobustUtility(random_state=seed)
+    extra = {} if args.replay == "default" else {
+        "replay": None if args.replay == "none" else float(args.replay)}
     return RegretRouter(cost_weight=args.cost_weight, utility=utility,
-                        memory=args.memory, random_state=seed)
+                        memory=args.memory, random_state=seed, **extra)
 
 
 def _decide(router, X, pool):
@@ -119,6 +123,8 @@ def run(args):
     all_logs = []  # (X, feedback, day) of every day so far, costs at their day's prices
     cost_scale = {}
     pool = list(initial_pool)
+    fixed = {}  # cumulative true utility of routing everything to one model
+    t_reprice = np.nan
 
     # day 0: logs of the old rule (task-confounded) on the initial pool
     day0 = _sub_table(table, days[0], pool, cost_scale)
@@ -149,11 +155,16 @@ def run(args):
                 all_logs[i] = [Xl, fb]
         day = _sub_table(table, days[d], pool, cost_scale)
         truth = day.utility(cw)
+        # what each router routes with today: one model (it fell back) or its policy
+        state = ", ".join(f"{name} with {getattr(r, 'fallback_', None) or 'its policy'}"
+                          for name, r in (("continual", continual), ("refit", refit)))
         # score today's decisions (every router routes among today's pool)
         for name, router in (("continual", continual), ("refit from scratch", refit),
                              ("never updated", frozen)):
             daily[name].append(day.value(_decide(router, day.X, pool), cw))
         daily["best single (hindsight)"].append(float(truth.mean(axis=0).max()))
+        for j, m in enumerate(day.models):  # each model's day, for one model all along
+            fixed[str(m)] = fixed.get(str(m), 0.0) + float(truth[:, j].mean())
         daily["oracle"].append(float(truth.max(axis=1).mean()))
         # the continual router's own traffic, with exploration, is today's log
         shares = {strongest: args.new_share} if d >= args.new_model_day and (
@@ -175,7 +186,7 @@ def run(args):
             times["refit from scratch"].append(time.perf_counter() - t0)
         progress(f"day {d}: " + ", ".join(f"{n} {daily[n][-1]:.4f}" for n in names)
                  + f" | update {times['continual'][-1]:.1f} s vs refit "
-                 f"{times['refit from scratch'][-1]:.1f} s")
+                 f"{times['refit from scratch'][-1]:.1f} s | routed: {state}")
 
     rows = []
     for i in range(len(daily["oracle"])):
@@ -197,8 +208,14 @@ def run(args):
         + ", ".join(f"{-g:+.4f}" for g in gap),
         f"- update time, continual / refit: "
         f"{np.mean(times['continual']) / np.mean(times['refit from scratch']):.2f}",
+        f"- reprice / refit on day {args.price_day}: {t_reprice:.1f} s / "
+        f"{times['refit from scratch'][args.price_day - 1]:.1f} s = "
+        f"{t_reprice / times['refit from scratch'][args.price_day - 1]:.2f}",
         f"- cumulative: continual {np.sum(daily['continual']):.3f}, never updated "
         f"{np.sum(daily['never updated']):.3f}, best single {np.sum(daily['best single (hindsight)']):.3f}",
+        f"- one model all along, the best of the initial pool in hindsight "
+        f"({max(initial_pool, key=fixed.get)!r}): cumulative "
+        f"{max(fixed[m] for m in initial_pool):.3f}",
     ]
     return lines
 
@@ -213,6 +230,10 @@ def main(argv=None):
     p.add_argument("--exploration", type=float, default=0.05)
     p.add_argument("--memory", type=float, default=1.0)
     p.add_argument("--cost-weight", type=float, default=None)
+    p.add_argument("--replay", default="default",
+                   help="RegretRouter(replay=...): a number r (partial_fit trains on the "
+                        "new rows and r times as many kept rows), 'none' (every kept row) "
+                        "or 'default' (the library's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--outcome", choices=("ridge", "pooled"), default="ridge",
                    help="outcome models of the utility stage: per-model RidgeCV (the "

@@ -254,9 +254,10 @@ class ContinualRouterMixin:
             )
         return int(max_epochs)
 
-    def _retrain(self, max_epochs, n_new=None):
+    def _retrain(self, max_epochs, n_new=None, refresh_check=True):
         """Retrain the policy (and the check) warm on ``history_``; on its last
-        ``n_new`` rows and a replayed sample of the others when ``replay`` is set."""
+        ``n_new`` rows and a replayed sample of the others when ``replay`` is set.
+        ``refresh_check=False`` re-runs the check with its fold policies as they are."""
         rows = self.history_
         epochs = self._warm_epochs(max_epochs)
         U = rows.quality - self.cost_weight * rows.cost
@@ -273,15 +274,19 @@ class ContinualRouterMixin:
             rows.X, U - self.pessimism_penalty_, self.utility_scale_, weight=train_weight,
             warm=self.policy_ if self.policy is None else None, epochs=epochs,
         )
-        warm = rows.fold_policies if self.policy is None else None
-        if warm is not None and len(warm) != self.fallback_cv:
-            warm = None  # fallback_cv changed since: start the check's policies afresh
-        self._check_and_keep(rows.X, rows, warm=warm, epochs=epochs,
+        kept = rows.fold_policies
+        if kept is not None and len(kept) != self.fallback_cv:
+            kept = None  # fallback_cv changed since: train them afresh
+        if kept is not None and not refresh_check:
+            self._check_and_keep(rows.X, rows, warm=kept, epochs=0)
+            return
+        self._check_and_keep(rows.X, rows, warm=kept if self.policy is None else None,
+                             epochs=epochs,
                              train_weight=None if train_weight is rows.weight else train_weight)
 
     # -- prices ---------------------------------------------------------------------
 
-    def reprice(self, cost_scale, *, max_epochs=None):
+    def reprice(self, cost_scale, *, max_epochs=None, refresh_check=False):
         """Re-route after price changes, without refitting the utility stage.
 
         The cost of each model named in ``cost_scale`` is multiplied by its
@@ -290,9 +295,8 @@ class ContinualRouterMixin:
         utility stage's cost estimates and predictions
         (:meth:`DoublyRobustUtility.rescale_cost`). Then the policy is
         retrained from its current weights on the repriced utilities, and the
-        fallback check is re-run, each of its fold policies also retrained
-        from its own weights, so the router may fall back, or stop falling
-        back, at the new prices.
+        fallback check is re-run at the new prices, so the router may fall
+        back, or stop falling back.
 
         Parameters
         ----------
@@ -304,6 +308,16 @@ class ContinualRouterMixin:
         max_epochs : int, default=None
             Most epochs of each warm retraining (early stopping still
             applies); ``None`` is a fifth of ``max_epochs`` (at least one).
+        refresh_check : bool, default=False
+            Whether to retrain the fallback check's fold policies too.
+            ``False``: the check values, at the new prices, the out-of-fold
+            decisions of its fold policies as they are (trained at the old
+            prices, retrained warm at the next :meth:`partial_fit`): valid
+            estimates, of policies that have not adapted to the new prices
+            yet, so the check is conservative until then (it may fall back
+            to the best single model at the new prices where the retrained
+            policy would beat it). ``True`` retrains them warm as well, at
+            about ``fallback_cv`` times the cost of the policy's retraining.
 
         Returns
         -------
@@ -353,7 +367,7 @@ class ContinualRouterMixin:
         rows.fill_stages = [
             _rescaled_stage(stage, scale, self.classes_) for stage in rows.get("fill_stages", [])
         ]
-        self._retrain(max_epochs)
+        self._retrain(max_epochs, refresh_check=refresh_check)
         return self
 
     def _check_cost_scale(self, cost_scale):

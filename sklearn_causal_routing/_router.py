@@ -29,7 +29,10 @@ __all__ = ["RegretRouter"]
 
 def _fit_fold_policy(router, X, U, weight, train, test, warm, epochs):
     """One fold policy of the fallback check, as a joblib task: the policy and its
-    decisions on the ``test`` rows (``train``: the rows it trains on)."""
+    decisions on the ``test`` rows (``train``: the rows it trains on; ``epochs=0``:
+    ``warm`` as it is, untrained)."""
+    if epochs == 0:
+        return warm, np.argmax(router._policy_scores(warm, X[test]), axis=1)
     policy = router._fit_policy(
         X[train], U[train], utility_spread(U[train]),
         weight=None if weight is None else weight[train], warm=warm, epochs=epochs,
@@ -151,16 +154,17 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         ``memory ** r`` in the policy's loss and in the check. ``1`` keeps
         every past row at full weight (as a fit on all logs would), ``0``
         forgets the past (rows of weight 0 are dropped from ``history_``).
-    replay : float or None, default=None
+    replay : float or None, default=1.0
         What the warm retraining of :meth:`partial_fit` trains on besides
-        the new rows. ``None``: every kept row, so an update's cost grows
-        with the history. A float ``r >= 0``: a uniform sample of ``r`` times
-        as many kept rows as there are new ones, drawn afresh at each update,
-        each weighted by the inverse of its chance of being drawn (the
-        loss over the sample is an unbiased estimate of the loss over every
-        kept row); an update then costs in proportion to the new logs, not
-        to the history. The fallback check's fold policies train on the
-        same rows; decisions are still valued on every kept row.
+        the new rows: a uniform sample of ``replay`` times as many kept rows
+        as there are new ones (all of them when there are fewer), drawn
+        afresh at each update, each weighted by the inverse of its chance of
+        being drawn, so that the loss over the sample is an unbiased
+        estimate of the loss over every kept row. An update then costs in
+        proportion to the new logs, not to the history. The fallback check's
+        fold policies train on the same rows; decisions are still valued on
+        every kept row. ``None`` trains on every kept row (an update's cost
+        grows with the history).
     drift_confidence : float or None, default=0.99
         Two-sided level of the drift check of :meth:`partial_fit` (in
         (0, 1)); ``None`` turns the check off.
@@ -339,7 +343,7 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         fallback_cv=3,
         keep_history=True,
         memory=1.0,
-        replay=None,
+        replay=1.0,
         drift_confidence=0.99,
         pessimism=0.0,
         n_jobs=None,

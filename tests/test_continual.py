@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
@@ -140,6 +141,27 @@ def test_price_cut_sends_the_model_more_traffic_and_nears_a_refit(price_cut):
 def test_reprice_trains_a_fifth_of_the_epochs(price_cut):
     # Timing is printed by the fixture; epochs are what it is made of.
     assert 1 <= price_cut["epochs"] <= FAST["max_epochs"] // 5
+
+
+@pytest.mark.parametrize("refresh", [False, True], ids=["fold-policies-kept", "refreshed"])
+def test_reprice_reruns_the_check_at_the_new_prices(rounds, refresh):
+    day1 = rounds["day1"]
+    router = RegretRouter(**dict(FAST, fallback="best_single", fallback_cv=2))
+    router.fit(day1.X, day1.feedback)
+    before = [copy.deepcopy(net.module_.state_dict()) for net in router.history_.fold_policies]
+    old_values = router.fallback_report_.single_values.copy()
+    router.reprice({"large": 0.25}, refresh_check=refresh)
+    rows, large = router.history_, np.flatnonzero(router.classes_ == "large")[0]
+    new_values = router.fallback_report_.single_values
+    # the check values every model at the new prices ...
+    np.testing.assert_allclose(new_values, (rows.eval_quality - CW * rows.eval_cost).mean(axis=0))
+    assert new_values[large] > old_values[large] + 0.05, (old_values, new_values)
+    # ... with its fold policies retrained only when asked
+    retrained = [
+        any(not torch.equal(weights[name], net.module_.state_dict()[name]) for name in weights)
+        for weights, net in zip(before, rows.fold_policies)
+    ]
+    assert retrained == [refresh, refresh]
 
 
 def test_reprice_compounds_and_keeps_quality(first):
