@@ -5,7 +5,8 @@ doubly robust utilities stay lazy. The policy network is trained by skorch on
 a torch ``IterableDataset`` that computes one partition at a time (the next
 one is computed while the network trains on the current one), shuffles its
 rows and yields minibatches; the validation rows for early stopping are a
-seeded share of every partition, streamed the same way. The fallback check
+seeded choice of whole partitions (a seeded share of every partition when
+there are few), streamed the same way. The fallback check
 trains its fold policies the same way and reduces its comparison to sums per
 partition. Nothing of the size of the logs is held in memory.
 """
@@ -39,7 +40,10 @@ from ._nets import (
 from .utils._optional import import_optional
 from .utils.validation import encode_labels, int_seed
 
-__all__ = ["fit_interval_dask", "fit_router_dask", "lazy_method", "lazy_score", "stream_fit"]
+__all__ = [
+    "fit_interval_dask", "fit_router_dask", "holdout_partitions", "lazy_method", "lazy_score",
+    "stream_fit",
+]
 
 
 def _dask():
@@ -54,10 +58,12 @@ class _PartitionStream(torch.utils.data.IterableDataset):
     partitions in a new seeded order and shuffles the rows of each.
     """
 
-    def __init__(self, X, target, keep, batch_size, seed, shuffle=True):
+    def __init__(self, X, target, keep, batch_size, seed, shuffle=True, parts=None):
         self.x_blocks = X.rechunk({1: -1}).to_delayed().ravel()  # one block per partition
         self.t_blocks = target.rechunk({1: -1}).to_delayed().ravel()
         self.sizes = X.chunks[0]
+        # the partitions to visit (None: all)
+        self.parts = np.arange(len(self.sizes)) if parts is None else np.asarray(parts)
         self.keep = keep
         self.batch_size = batch_size
         self.seed = seed
@@ -72,8 +78,7 @@ class _PartitionStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.passes])
         self.passes += 1
-        order = rng.permutation(len(self.sizes)) if self.shuffle else range(len(self.sizes))
-        order = list(order)
+        order = list(rng.permutation(self.parts) if self.shuffle else self.parts)
         with ThreadPoolExecutor(1) as pool:  # compute the next partition while training
             pending = pool.submit(self._load, order[0])
             for position in range(len(order)):
@@ -88,6 +93,33 @@ class _PartitionStream(torch.utils.data.IterableDataset):
 
 def _every_row(i, n):
     return np.ones(n, dtype=bool)
+
+
+#: Fewest validation partitions for early stopping to hold out whole partitions.
+MIN_VALID_PARTITIONS = 2
+
+
+def holdout_partitions(n_partitions, fraction, seed):
+    """The partitions held out for early stopping, or ``None`` (a share of every one).
+
+    With at least ``MIN_VALID_PARTITIONS`` partitions in ``fraction`` of them,
+    a seeded choice of ``round(fraction * n_partitions)`` whole partitions
+    validates: each partition is then computed once per epoch, by the
+    training stream or by the validation one, not by both. With fewer, the
+    validation rows are a seeded share of every partition (``None``).
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing._dask_policy import holdout_partitions
+    >>> holdout_partitions(50, 0.1, 0).tolist()
+    [1, 10, 28, 36, 38]
+    >>> holdout_partitions(10, 0.1, 0) is None
+    True
+    """
+    count = int(round(fraction * n_partitions))
+    if count < MIN_VALID_PARTITIONS:
+        return None
+    return np.sort(np.random.default_rng([seed, 7]).choice(n_partitions, count, replace=False))
 
 
 def _holdout(seed, fraction):
@@ -108,18 +140,29 @@ def stream_fit(net, X, target, rows, seed, validation_fraction, batch_size,
 
     ``target`` is the row-aligned Dask array of training targets. The
     validation rows for early stopping (``validation_fraction``; ``None``:
-    none) are a seeded share of every partition. After the fit the net is set
+    none) are whole partitions when there are enough of them
+    (:func:`holdout_partitions`), else a seeded share of every partition.
+    After the fit the net is set
     back to the in-memory settings (``training_settings``), so that a later
     warm retraining trains on arrays.
     """
+    n_parts = len(X.chunks[0])
+    train_parts = valid_parts = None
+    if validation_fraction is not None:
+        valid_parts = holdout_partitions(n_parts, validation_fraction, seed)
     if validation_fraction is None:
         train_rows, valid = rows, None
+    elif valid_parts is not None:  # whole partitions: each computed once per epoch
+        train_rows = rows
+        train_parts = np.setdiff1d(np.arange(n_parts), valid_parts)
+        valid = _PartitionStream(X, target, rows, batch_size, seed, shuffle=False,
+                                 parts=valid_parts)
     else:
         in_train, in_valid = _holdout(seed, validation_fraction)
         train_rows = lambda i, n: rows(i, n) & in_train(i, n)  # noqa: E731
         valid = _PartitionStream(X, target, lambda i, n: rows(i, n) & in_valid(i, n),
                                  batch_size, seed, shuffle=False)
-    train = _PartitionStream(X, target, train_rows, batch_size, seed)
+    train = _PartitionStream(X, target, train_rows, batch_size, seed, parts=train_parts)
     # the streams yield whole minibatches, shuffled already
     net.set_params(iterator_train__batch_size=None, iterator_valid__batch_size=None,
                    iterator_train__shuffle=False)

@@ -201,6 +201,37 @@ def test_router_on_dask_is_as_good_as_in_memory(world, dask_router):
         memory.reference_value_.std_error, rel=0.25)
 
 
+def test_early_stopping_holds_out_whole_partitions_when_there_are_enough(world, monkeypatch):
+    """20 partitions: 2 whole ones validate, the 18 others train; each partition is
+    computed by one stream only, and the router routes as well as in memory."""
+    from sklearn_causal_routing import _dask_policy
+
+    table, logs = world
+    X, fb = _lazy(logs, rows=150)
+    loads = []
+    load = _dask_policy._PartitionStream._load
+
+    def spy(self, i):
+        loads.append((self.shuffle, int(i)))  # the validation stream does not shuffle
+        return load(self, i)
+
+    monkeypatch.setattr(_dask_policy._PartitionStream, "_load", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        router = RegretRouter(random_state=SEED, max_epochs=15, fallback=None).fit(X, fb)
+        memory = RegretRouter(random_state=SEED, max_epochs=15, fallback=None).fit(
+            logs.X, logs.feedback)
+    held = _dask_policy.holdout_partitions(20, 0.1, SEED)
+    assert held.size == 2
+    assert {i for shuffled, i in loads if not shuffled} == set(held.tolist())
+    assert {i for shuffled, i in loads if shuffled} == set(range(20)) - set(held.tolist())
+    assert "valid_loss" in router.policy_.history[-1]
+    test = RoutingWorld(random_state=SEED).sample(2000, random_state=SEED + 1)
+    dask_value, memory_value = (test.value(r.predict(test.X)) for r in (router, memory))
+    assert dask_value == pytest.approx(memory_value, abs=0.02)
+    assert dask_value > max(test.single_model_values().values()) + 0.02
+
+
 def test_predict_on_dask_is_lazy_and_equals_numpy(world, dask_router):
     test = RoutingWorld(random_state=SEED).sample(1000, random_state=SEED + 2)  # same world
     lazy = dask_router.predict(da.from_array(test.X, chunks=(300, -1)))
