@@ -94,8 +94,6 @@ def _logged(day_table, routes):
 
 
 def run(args):
-    from sklearn_causal_routing import make_feedback
-
     table = _load()
     if table is None:
         return [f"skipped: the MMLU-Pro table is not available under {DATA} "
@@ -204,7 +202,7 @@ def run(args):
     after = slice(args.new_model_day - 1, None)
     gap = np.array(daily["refit from scratch"][after]) - np.array(daily["continual"][after])
     lines += [
-        f"- after the new model arrives: continual minus refit, per day: "
+        "- after the new model arrives: continual minus refit, per day: "
         + ", ".join(f"{-g:+.4f}" for g in gap),
         f"- update time, continual / refit: "
         f"{np.mean(times['continual']) / np.mean(times['refit from scratch']):.2f}",
