@@ -169,7 +169,8 @@ class BatchDataset(Dataset):
     indexing of ``X`` and ``y`` gives the whole minibatch (with
     :func:`batch_collate` as the loader's ``collate_fn``): the same batches,
     in the same order, as row by row, at a fraction of the per-batch cost
-    (about 3x less time per epoch for a small MLP on 384 features).
+    (1.7x to 3x less time per epoch for a small MLP on 384 features:
+    ``benchmarks/bench_speed.py``).
 
     Examples
     --------
