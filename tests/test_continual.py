@@ -502,10 +502,12 @@ def test_new_model_gets_its_wins_and_nears_a_refit(entry):
     values = {name: test.value(pooled[name].predict(test.X), CW)
               for name in ("first", "grown", "refit")}
     decisions = pooled["grown"].predict(test.X)
+    print(f"\nnew model: true values {values}, share where it wins "
+          f"{np.mean(decisions[wins] == NEW):.2f}")
     # it goes where it truly wins, and rarely elsewhere
     assert np.mean(decisions[wins] == NEW) > 0.85
     assert np.mean(decisions[~wins] == NEW) < 0.2
-    assert values["grown"] > values["first"] + 0.1           # measured 0.752 vs 0.583
+    assert values["grown"] > values["first"] + 0.1           # measured 0.749 vs 0.583
     assert values["grown"] > values["refit"] - 0.02          # refit: 0.751
 
 
