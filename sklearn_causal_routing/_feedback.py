@@ -28,6 +28,7 @@ __all__ = [
     "check_feedback",
     "feedback_from_frame",
     "make_feedback",
+    "records_propensities",
 ]
 
 #: The fields every feedback array has, in order.
@@ -476,6 +477,21 @@ def feedback_from_frame(
         get(action), get(quality), cost=get(cost), propensity=get(propensity),
         gold=get(gold), judge=get(judge),
     )
+
+
+def records_propensities(y):
+    """Whether every row of the feedback ``y`` carries its logged propensity.
+
+    Examples
+    --------
+    >>> from sklearn_causal_routing import make_feedback
+    >>> from sklearn_causal_routing._feedback import records_propensities
+    >>> records_propensities(make_feedback(["a", "b"], [1.0, 0.0], propensity=[0.5, 0.5]))
+    True
+    >>> records_propensities(make_feedback(["a", "b"], [1.0, 0.0]))
+    False
+    """
+    return not np.isnan(np.asarray(y["propensity"], dtype=np.float64)).any()
 
 
 def check_feedback(y, *, name="y"):

@@ -14,7 +14,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from ._dask import fit_utility_dask
-from ._feedback import check_logs, grader_fields
+from ._feedback import check_logs, grader_fields, records_propensities
 from ._pooled import is_pooled
 from ._propensity import PropensityModel, overlap_diagnostics, warn_poor_overlap
 from .exceptions import JudgeGradeWarning, SmallArmWarning
@@ -453,7 +453,7 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         q = np.asarray(fb["quality"], dtype=np.float64)
         c = np.asarray(fb["cost"], dtype=np.float64)
         logged = np.asarray(fb["propensity"], dtype=np.float64)
-        self.logged_propensity_ = bool(self.use_logged_propensity and not np.isnan(logged).any())
+        self.logged_propensity_ = bool(self.use_logged_propensity and records_propensities(fb))
 
         n, k = X.shape[0], len(self.classes_)
         mu_q = np.empty((n, k))
@@ -779,12 +779,8 @@ def _clip_free(utility, fb):
     """Whether ``utility`` fitted on ``fb`` follows, without a refit, from the
     same stage fitted with another ``clip`` (see ``DoublyRobustUtility._reclipped``):
     a plain stage that uses the logged propensities, all of them recorded."""
-    if type(utility) is not DoublyRobustUtility or not utility.use_logged_propensity:
-        return False
-    try:
-        return not np.isnan(np.asarray(fb["propensity"], dtype=np.float64)).any()
-    except (TypeError, ValueError, KeyError, IndexError):
-        return False
+    return (type(utility) is DoublyRobustUtility and bool(utility.use_logged_propensity)
+            and records_propensities(fb))
 
 
 def _cache_key(utility, X, fb, ignore=()):

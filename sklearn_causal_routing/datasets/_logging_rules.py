@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._feedback import make_feedback
+from .._feedback import make_feedback, records_propensities
 from ..utils.validation import decision_matrix, salted_rng
 
 __all__ = [
@@ -248,7 +248,7 @@ class LoggedData:
         return self.X.shape[0]
 
     def __repr__(self):
-        recorded = not np.isnan(self.feedback["propensity"]).any()
+        recorded = records_propensities(self.feedback)
         return (
             f"LoggedData(n_samples={self.X.shape[0]}, n_features={self.X.shape[1]}, "
             f"n_models={self.probabilities.shape[1]}, "

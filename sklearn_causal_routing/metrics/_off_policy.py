@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .._feedback import check_feedback
+from .._feedback import check_feedback, records_propensities
 from .._utility import DoublyRobustUtility, fit_utility_cached
 from ..utils._stats import kish_ess
 from ..utils.validation import (
@@ -74,8 +74,7 @@ def evaluation_utility(y):
     >>> from sklearn_causal_routing.metrics import evaluation_utility
     >>> evaluation_utility(make_feedback([0, 1], [1.0, 0.0], propensity=[0.5, 0.5])).clip
     """
-    logged = not np.isnan(np.asarray(y["propensity"], dtype=np.float64)).any()
-    return DoublyRobustUtility(clip=None if logged else (5, 95), random_state=0)
+    return DoublyRobustUtility(clip=None if records_propensities(y) else (5, 95), random_state=0)
 
 
 def _check_logs(X, y):
