@@ -147,9 +147,9 @@ def stream_fit(net, X, target, rows, seed, validation_fraction, batch_size,
     warm retraining trains on arrays.
     """
     n_parts = len(X.chunks[0])
-    train_parts = valid_parts = None
-    if validation_fraction is not None:
-        valid_parts = holdout_partitions(n_parts, validation_fraction, seed)
+    train_parts = None
+    valid_parts = (None if validation_fraction is None
+                   else holdout_partitions(n_parts, validation_fraction, seed))
     if validation_fraction is None:
         train_rows, valid = rows, None
     elif valid_parts is not None:  # whole partitions: each computed once per epoch
