@@ -1,7 +1,8 @@
-"""A simulated deployment: a router kept current day by day on the MMLU-Pro table.
+"""A simulated deployment: a router kept current day by day on a real table.
 
-Days of traffic are drawn from the real full-feedback table (29 models, 14 subjects,
-every model's graded outcome and cost known). The pool starts without the strongest
+Days of traffic are drawn from a real full-feedback table, MMLU-Pro by default (29
+models, 14 subjects, every model's graded outcome and cost known; ``--table
+routerbench_subset`` for the RouterBench subset, 11 models, 3,150 prompts). The pool starts without the strongest
 model (the best single model of the table at the chosen cost weight); on day
 ``--new-model-day`` it is added and gets a traffic share; on day ``--price-day`` one
 model's price halves (every call of it costs half from then on). Each day:
@@ -27,8 +28,9 @@ Run from the repository root::
 
     .venv/bin/python benchmarks/bench_continual.py --threads 1
     .venv/bin/python benchmarks/bench_continual.py --threads 1 --quick   # 5 smaller days
+    .venv/bin/python benchmarks/bench_continual.py --threads 1 --table routerbench_subset --per-day 350
 
-Skips with a message when the shared data folder lacks the MMLU-Pro table.
+Skips with a message when the shared data folder lacks the table.
 """
 
 import copy
@@ -42,10 +44,10 @@ NAME = "bench_continual"
 DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-def _load():
+def _load(name="mmlu_pro"):
     from sklearn_causal_routing.datasets import load_routing_table
 
-    path, emb = DATA / "mmlu_pro.parquet", DATA / "mmlu_pro_minilm.npy"
+    path, emb = DATA / f"{name}.parquet", DATA / f"{name}_minilm.npy"
     if not (path.is_file() and emb.is_file()):
         return None
     return load_routing_table(path, embeddings=emb)
@@ -94,9 +96,9 @@ def _logged(day_table, routes):
 
 
 def run(args):
-    table = _load()
+    table = _load(args.table)
     if table is None:
-        return [f"skipped: the MMLU-Pro table is not available under {DATA} "
+        return [f"skipped: the {args.table} table is not available under {DATA} "
                 "(it is not shipped with the project)"]
     rng = np.random.default_rng(args.seed)
     models = [str(m) for m in table.models]
@@ -194,7 +196,7 @@ def run(args):
                 + [f"{np.mean(times['continual']):.1f}",
                    f"{np.mean(times['refit from scratch']):.1f}"])
     lines = [
-        f"# Continual routing on MMLU-Pro ({args.days} days x {args.per_day} queries, "
+        f"# Continual routing on {args.table} ({args.days} days x {args.per_day} queries, "
         f"cost weight {cw:g})", "",
         *[f"- {e}" for e in events], "",
         md_table(["day"] + names + ["continual update (s)", "refit (s)"], rows), "",
@@ -220,6 +222,9 @@ def run(args):
 
 def main(argv=None):
     p = parser(__doc__, NAME)
+    p.add_argument("--table", choices=("mmlu_pro", "routerbench_subset"), default="mmlu_pro",
+                   help="the full-feedback table the traffic is drawn from (routerbench_subset "
+                        "has 3,150 prompts: use --per-day 350)")
     p.add_argument("--days", type=int, default=8)
     p.add_argument("--per-day", type=int, default=1400)
     p.add_argument("--new-model-day", type=int, default=3)
@@ -241,7 +246,7 @@ def main(argv=None):
         args.days, args.per_day, args.new_model_day, args.price_day = 5, 600, 2, 3
     set_threads(args.threads)
     if args.cost_weight is None:
-        table = _load()
+        table = _load(args.table)
         if table is not None:
             from sklearn_causal_routing.experiments import cost_weight_grid
 
