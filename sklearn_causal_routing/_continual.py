@@ -19,9 +19,10 @@ from sklearn.utils import Bunch
 from ._feedback import resolve_feedback
 from ._nets import grow_outputs
 from ._policy import utility_spread
+from ._utility import with_outcome_columns
 from .exceptions import DriftWarning
 from .metrics import evaluate_policy
-from .utils._stats import mean_lcb
+from .utils._stats import kish_ess, mean_lcb
 from .utils._warnings import warn
 from .utils.validation import (
     check_enough_models,
@@ -32,13 +33,21 @@ from .utils.validation import (
     int_seed,
 )
 
-__all__ = ["ContinualRouterMixin", "new_round", "pessimism_penalty", "replay_weights"]
+__all__ = [
+    "ContinualRouterMixin",
+    "borrow_outcomes",
+    "new_round",
+    "outcome_sources",
+    "pessimism_penalty",
+    "replay_weights",
+    "single_support",
+]
 
 #: Fields of ``history_`` with one entry per kept row (``fold_policies`` and
 #: ``fill_stages`` are not).
 ROW_FIELDS = (
     "X", "quality", "cost", "eval_quality", "eval_cost", "action",
-    "logged_quality", "logged_cost", "weight", "fold", "filled",
+    "logged_quality", "logged_cost", "propensity", "weight", "fold", "filled",
 )
 #: The (n, K) fields of ``history_``: one column per model of ``classes_``.
 MODEL_FIELDS = ("quality", "cost", "eval_quality", "eval_cost")
@@ -57,24 +66,86 @@ def _columns(stage, part, classes, fill):
     return out
 
 
+#: A model logged fewer times than this in a round is *rarely logged* there:
+#: its outcome model in that round is fitted on a handful of rows (the mean of
+#: them below ``MIN_ROWS_PER_MODEL`` per fold), so an update takes its outcome
+#: model from an earlier round that logged it at least this often. The same 30
+#: as the overlap diagnostics' smallest effective sample size.
+WELL_LOGGED = 30
+
+
+def _n_logged(stage, label):
+    """Rows of model ``label`` in the logs ``stage`` was fitted on (0: unknown model)."""
+    if label not in stage.classes_:
+        return 0
+    return int(stage.overlap_.n_logged[encode_labels([label], stage.classes_)[0]])
+
+
+def outcome_sources(stages, labels):
+    """Which of ``stages`` (fitted utility stages, newest first) predicts each model.
+
+    For each of ``labels``, the newest stage that logged it at least
+    ``WELL_LOGGED`` times; failing that, the newest that knows it; ``None``
+    when none does. Returns a list, one stage (or ``None``) per label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_causal_routing._continual import outcome_sources
+    >>> def stage(name, counts):
+    ...     return Bunch(name=name, classes_=np.array(["a", "b"]),
+    ...                  overlap_=Bunch(n_logged=np.array(counts)))
+    >>> new, old = stage("new", [500, 3]), stage("old", [400, 200])
+    >>> [s.name for s in outcome_sources([new, old], ["a", "b"])]
+    ['new', 'old']
+    """
+    out = []
+    for label in labels:
+        known = [s for s in stages if label in s.classes_]
+        well = [s for s in known if _n_logged(s, label) >= WELL_LOGGED]
+        out.append(well[0] if well else (known[0] if known else None))
+    return out
+
+
 def outcome_fill(stages, X, classes):
     """Outcome-model predictions of quality and cost in the columns of ``classes``.
 
-    Each model's column comes from the first of ``stages`` (fitted utility
-    stages, newest first) that knows it; NaN where none does.
+    Each model's column comes from its stage among ``stages`` (fitted
+    utility stages, newest first; see :func:`outcome_sources`); NaN where
+    none knows it.
     """
     n, k = X.shape[0], len(classes)
     quality, cost = np.full((n, k), np.nan), np.full((n, k), np.nan)
-    missing = np.ones(k, dtype=bool)
-    for stage in stages:
-        cols = np.flatnonzero(missing & np.isin(classes, stage.classes_))
-        if not cols.size:
-            continue
+    sources = outcome_sources(stages, classes)
+    for stage in {id(s): s for s in sources if s is not None}.values():
+        cols = np.flatnonzero([s is stage for s in sources])
         q, c = stage.predict_outcomes(X)
         at = encode_labels(classes[cols], stage.classes_)
         quality[:, cols], cost[:, cols] = q[:, at], c[:, at]
-        missing[cols] = False
     return quality, cost
+
+
+def borrow_outcomes(stage, earlier, X, fb):
+    """``stage`` with its rarely logged models' outcome models taken from ``earlier``.
+
+    A model that the new logs served fewer than ``WELL_LOGGED`` times gets,
+    on the new rows, the outcome-model predictions of the newest of
+    ``earlier`` (fitted stages, newest first) that logged it at least that
+    often, and its DR estimates recomputed with them
+    (:func:`~sklearn_causal_routing._utility.with_outcome_columns`). Those
+    models never saw the new rows, so this is still cross-fitting; the
+    estimates stay unbiased and, where the new rows' own outcome model is the
+    mean of a handful of rows, their variance drops (a rarely logged model's
+    rows carry the largest weights). Returns ``stage`` itself when no model
+    is borrowed for.
+    """
+    sources = outcome_sources([stage, *earlier], stage.classes_)
+    cols = np.flatnonzero([s is not stage for s in sources])
+    if not cols.size:
+        return stage
+    quality, cost = outcome_fill(earlier, X, stage.classes_[cols])
+    return with_outcome_columns(stage, cols, quality, cost, fb)
 
 
 def pessimism_penalty(U, filled, weight, z):
@@ -110,6 +181,21 @@ def pessimism_penalty(U, filled, weight, z):
     finite = np.isfinite(penalty)
     penalty[~finite] = penalty[finite].max() if finite.any() else 0.0
     return penalty
+
+
+def single_support(rows):
+    """Each model's effective sample size in ``rows`` (a ``history_`` Bunch).
+
+    Kish's ``(sum w)^2 / sum w^2`` of ``weight / propensity`` over the rows
+    that logged the model: how many equally weighted rows its DR value rests
+    on. NaN for every model when the rows do not keep their propensities
+    (kept by an older version).
+    """
+    k = rows.quality.shape[1]
+    propensity = rows.get("propensity")
+    if propensity is None or not np.all(np.isfinite(propensity)):
+        return np.full(k, np.nan)
+    return kish_ess(rows.weight / propensity, rows.action, k)
 
 
 def replay_weights(weight, n_new, replay, rng):
@@ -165,8 +251,10 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     rows : Bunch
         ``X``, ``quality``, ``cost``, ``eval_quality``, ``eval_cost``,
         ``action``, ``logged_quality`` (NaN without logged propensities),
-        ``logged_cost``, ``weight`` (ones), ``fold`` and ``filled`` ((n, K)
-        bool: the column is an outcome-model fill, not a DR estimate).
+        ``logged_cost``, ``propensity`` (of the logged model, as
+        ``evaluation`` weighted it), ``weight`` (ones), ``fold`` and
+        ``filled`` ((n, K) bool: the column is an outcome-model fill, not a
+        DR estimate).
     """
     n = X.shape[0]
     fill_q = fill_c = None
@@ -198,6 +286,7 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
         action=encode_labels(fb["action"], classes),
         logged_quality=logged_quality,
         logged_cost=np.asarray(fb["cost"], dtype=np.float64),
+        propensity=np.asarray(evaluation.propensity_, dtype=np.float64),
         weight=np.ones(n),
         fold=fold,
         filled=filled,
@@ -210,14 +299,10 @@ def _rescaled_stage(stage, scale, classes):
 
 
 def _needed(stages, classes, newest):
-    """The ``stages`` (newest first) that fill some model ``newest`` lacks."""
-    missing = np.setdiff1d(classes, newest.classes_)
-    kept = []
-    for stage in stages:
-        if np.isin(missing, stage.classes_).any():
-            kept.append(stage)
-            missing = np.setdiff1d(missing, stage.classes_)
-    return kept
+    """The ``stages`` (newest first) that predict some model of ``classes`` for
+    an update after ``newest`` (:func:`outcome_sources`)."""
+    sources = outcome_sources([newest, *stages], classes)
+    return [s for s in stages if any(src is s for src in sources)]
 
 
 class ContinualRouterMixin:
@@ -412,7 +497,10 @@ class ContinualRouterMixin:
            :class:`~sklearn_causal_routing.exceptions.DriftWarning` is raised.
            The numbers are in ``drift_report_``.
         2. The utility stage is cross-fitted on the new logs alone (with the
-           router's seed: the same utilities as a fit on them).
+           router's seed: the same utilities as a fit on them), except that a
+           model they logged fewer than 30 times takes its outcome model from
+           the last round that logged it at least that often
+           (:func:`borrow_outcomes`).
         3. The kept rows' weights are multiplied by ``memory`` (rows of
            weight 0 dropped) and the new rows appended with weight 1.
         4. The policy is retrained from its current weights on all kept
@@ -482,7 +570,7 @@ class ContinualRouterMixin:
         on all rounds would, except that each round's utilities are
         cross-fitted within that round (the stage is not refitted on the
         pooled logs); with ``memory=0`` on those of a fit on the new logs
-        only. The policy itself is retrained warm, so it is close to, not
+        only (when they logged every model at least 30 times). The policy itself is retrained warm, so it is close to, not
         equal to, a refit's.
 
         Examples
@@ -517,21 +605,25 @@ class ContinualRouterMixin:
         self.drift_report_ = self._drift_check(X, fb)
 
         seed = int_seed(self.random_state)
-        stage = self._fit_utility(X, fb, self.cost_weight)
         old = self.history_
         fill_stages = [self.utility_, *old.get("fill_stages", [])]
+        stage = borrow_outcomes(self._fit_utility(X, fb, self.cost_weight), fill_stages, X, fb)
         self.utility_ = stage
         if unknown.size:
             self._add_models(unknown, stage)
         folds = crossfit_splits(self.fallback_cv, X, [], seed, name="fallback_cv")
         # as in fit: without the check nothing values decisions, no unclipped stage
         evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
+        if evaluation is not stage:
+            evaluation = borrow_outcomes(evaluation, fill_stages, X, fb)
         rows = new_round(X, fb, stage, evaluation, folds, self.classes_, fill_stages)
         rows.X = np.asarray(X, dtype=np.float32)
         weight = old.weight * self.memory
         keep = weight > 0
         if old.get("filled") is None:  # kept before filled existed: all DR estimates
             old.filled = np.zeros(old.quality.shape, dtype=bool)
+        if old.get("propensity") is None:  # kept before propensity was: unknown
+            old.propensity = np.full(old.X.shape[0], np.nan)
         history = Bunch(**{
             name: np.concatenate([old[name][keep], rows[name]]) for name in ROW_FIELDS
             if name != "weight"

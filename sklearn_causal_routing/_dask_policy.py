@@ -28,7 +28,7 @@ from ._dask import (
     tree_sum,
 )
 from ._utility import DoublyRobustUtility
-from ._policy import fallback_report
+from ._policy import best_supported, fallback_report
 from ._nets import (
     MLPPolicy,
     RegretLoss,
@@ -354,13 +354,17 @@ def _fallback_check(router, X, fb, stage, trained, folds, summary, seed):
     z = NormalDist().inv_cdf(router.fallback_confidence)
     n = s["n"]
     values, values_lcb = _lcb(n, s["V"], s["V2"], z)
-    best = int(np.argmax(values_lcb))
+    # each model's effective rows, as the overlap diagnostics count them (of the
+    # propensities before clipping: where the check values clipped ones, a
+    # conservative count)
+    support = np.asarray(stage.overlap_.effective_sample_size, dtype=np.float64)
+    best = best_supported(values_lcb, support)
     gain, gain_lcb = (float(v) for v in _lcb(n, s["gain"][best], s["gain2"][best], z))
     logging = (np.nan, np.nan, np.nan)
     if with_logged:
         logging = (float(s["logged"] / n), *(float(v) for v in _lcb(n, s["diff"], s["diff2"], z)))
     report = fallback_report(router, best, values, values_lcb, gain, gain_lcb,
-                             s["routed"] / n, logging)
+                             s["routed"] / n, logging, support)
     # the value of what the router does (the fallback model's, or the policy's), with
     # one standard error, as the in-memory check keeps it
     if report.fell_back:

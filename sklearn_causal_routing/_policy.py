@@ -15,31 +15,67 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 
 from ._nets import SKORCH_PREFIXES
+from ._propensity import MIN_EFFECTIVE_SAMPLES
 from ._utility import DoublyRobustUtility, fit_utility_cached
 from .utils._compat import HasMethods, Interval
 from .utils._param import check_nested_defaults
 from .utils._parallel import N_JOBS_CONSTRAINT
 from .utils.validation import int_seed
 
-__all__ = ["TRAINING_CONSTRAINTS", "PolicyRouterMixin", "fallback_report", "utility_spread"]
+__all__ = [
+    "TRAINING_CONSTRAINTS",
+    "PolicyRouterMixin",
+    "best_supported",
+    "fallback_report",
+    "utility_spread",
+]
+
+
+def best_supported(values_lcb, support):
+    """Index of the single model a fallback check compares the policy with.
+
+    The model with the highest lower bound ``values_lcb`` among those whose
+    ``support`` (Kish's effective sample size of the inverse-propensity
+    weights of its logged rows) is at least ``MIN_EFFECTIVE_SAMPLES``; among
+    all models when none is. A model whose value rests on a few rows of tiny
+    propensity has heavy-tailed DR terms, whose normal bound understates the
+    uncertainty: a handful of lucky rows could crown it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_causal_routing._policy import best_supported
+    >>> best_supported(np.array([0.7, 0.6]), np.array([3.2, 400.0]))
+    1
+    >>> best_supported(np.array([0.7, 0.6]), np.array([3.2, 12.0]))
+    0
+    """
+    values_lcb = np.asarray(values_lcb, dtype=np.float64)
+    supported = np.asarray(support) >= MIN_EFFECTIVE_SAMPLES
+    if not supported.any():
+        return int(np.argmax(values_lcb))
+    return int(np.argmax(np.where(supported, values_lcb, -np.inf)))
 
 
 def fallback_report(router, best, values, values_lcb, gain, gain_lcb, policy_value,
-                    logging=(np.nan, np.nan, np.nan)):
+                    logging=(np.nan, np.nan, np.nan), support=None):
     """The ``fallback_report_`` of a fallback check, from its estimates.
 
-    ``best`` indexes the single model with the best lower bound; ``logging``
-    is ``(value, gain, gain lower bound)`` of the logging rule (NaN without
-    logged propensities). Only the best single model decides: it is what the
-    router falls back to; "not > 0" also falls back on a NaN bound.
+    ``best`` indexes the single model compared with (:func:`best_supported`);
+    ``logging`` is ``(value, gain, gain lower bound)`` of the logging rule
+    (NaN without logged propensities); ``support``, each model's effective
+    sample size (NaN when unknown). Only the best single model decides: it is
+    what the router falls back to; "not > 0" also falls back on a NaN bound.
     """
     logging_value, logging_gain, logging_gain_lcb = logging
+    k = len(router.classes_)
     return Bunch(
         policy_value=float(policy_value),
         best_single=np.asarray(router.classes_[best]).item(),
         best_single_value=float(values[best]),
         single_values=values,
         single_values_lcb=values_lcb,
+        single_support=np.full(k, np.nan) if support is None else np.asarray(support, float),
         gain=float(gain),
         gain_lcb=float(gain_lcb),
         logging_value=logging_value,

@@ -775,6 +775,33 @@ def _without_n_jobs(value):
     return value
 
 
+def with_outcome_columns(stage, columns, quality, cost, fb):
+    """A copy of fitted ``stage`` with other outcome predictions for some models.
+
+    The cross-fitted outcome predictions of the models at ``columns`` (of
+    ``classes_``) become ``quality`` and ``cost`` (each of shape
+    ``(n_samples, len(columns))``), and the DR estimates ``quality_`` and
+    ``cost_`` are recomputed from them with the stage's propensities and the
+    logged outcomes of ``fb`` (the feedback it was fitted on). Valid cross-fitting
+    as long as whatever made the predictions never saw these rows (e.g. an
+    outcome model of an earlier round of logs). ``stage`` is left as it is.
+    """
+    out = copy.copy(stage)
+    action = encode_labels(fb["action"], stage.classes_)
+    out.outcome_quality_ = stage.outcome_quality_.copy()
+    out.outcome_cost_ = stage.outcome_cost_.copy()
+    out.outcome_quality_[:, columns] = quality
+    out.outcome_cost_[:, columns] = cost
+    logged_q = getattr(stage, "corrected_quality_", None)
+    if logged_q is None:
+        logged_q = np.asarray(fb["quality"], dtype=np.float64)
+    out.quality_ = stage._combine(out.outcome_quality_, logged_q, action, stage.propensity_)
+    out.cost_ = stage._combine(
+        out.outcome_cost_, np.asarray(fb["cost"], dtype=np.float64), action, stage.propensity_
+    )
+    return out
+
+
 def _clip_free(utility, fb):
     """Whether ``utility`` fitted on ``fb`` follows, without a refit, from the
     same stage fitted with another ``clip`` (see ``DoublyRobustUtility._reclipped``):

@@ -26,7 +26,7 @@ from sklearn_causal_routing import (
     SmallArmWarning,
 )
 from sklearn_causal_routing import DoublyRobustUtility, make_feedback
-from sklearn_causal_routing._continual import replay_weights
+from sklearn_causal_routing._continual import borrow_outcomes, replay_weights
 from sklearn_causal_routing.utils._stats import mean_lcb
 from sklearn_causal_routing.datasets import RoutingTable, RoutingWorld
 from sklearn_causal_routing.outcome import PooledRidge
@@ -399,6 +399,58 @@ def test_partial_fit_with_a_model_missing_from_the_new_logs(rounds, first):
     # the missing model's column comes from the previous stage's outcome models
     expected = first.utility_.predict_outcomes(day2.X[served])[0][:, tiny]
     np.testing.assert_allclose(new_rows[:, tiny], expected)
+
+
+def _own_traffic(table, served, share, seed):
+    """The logs of a router that fell back to ``served``: every other model gets
+    ``share`` of the traffic (exploration), with the propensities recorded."""
+    k = len(table.models)
+    p = np.full(k, share)
+    p[list(table.models).index(served)] = 1 - share * (k - 1)
+    a = np.random.default_rng(seed).choice(k, size=table.n_samples, p=p)
+    rows = np.arange(table.n_samples)
+    return make_feedback(table.models[a], table.quality[rows, a], cost=table.cost[rows, a],
+                         propensity=p[a])
+
+
+def test_a_rarely_logged_model_borrows_an_earlier_outcome_model(world, first):
+    """Logs of a router that fell back to 'small' hold about 15 rows of 'large': its
+    outcome model within them is the mean of a few rows. The earlier round's, fitted
+    on its 581 rows there, values it far better: over 10 draws of the logs, the root
+    mean squared error of large's mean DR utility on the new rows (the policy's
+    stage, clipped as by default) drops by more than half."""
+    table = world.sample(1500, random_state=23)
+    t = list(table.models).index("large")
+    truth = np.mean(table.quality[:, t] - CW * table.cost[:, t])
+    errors = {"own": [], "borrowed": []}
+    for seed in range(10):
+        fb = _own_traffic(table, "small", 0.01, seed)
+        stage = DoublyRobustUtility(random_state=0).fit(table.X, fb)
+        borrowed = borrow_outcomes(stage, [first.utility_], table.X, fb)
+        for name, s in (("own", stage), ("borrowed", borrowed)):
+            errors[name].append(np.mean(s.utilities(CW)[:, 0]) - truth)
+        # only large's (and medium's and tiny's) columns changed, from the earlier stage
+        mu = first.utility_.predict_outcomes(table.X)[0]
+        np.testing.assert_allclose(borrowed.outcome_quality_[:, [0, 1, 3]], mu[:, [0, 1, 3]])
+        np.testing.assert_array_equal(borrowed.quality_[:, 2], stage.quality_[:, 2])
+    rmse = {name: np.sqrt(np.mean(np.square(e))) for name, e in errors.items()}
+    assert rmse["borrowed"] < 0.5 * rmse["own"], rmse
+
+
+def test_partial_fit_keeps_the_stage_it_borrows_from(rounds, world, first):
+    table = world.sample(1500, random_state=23)
+    fb = _own_traffic(table, "small", 0.01, 0)
+    router = copy.deepcopy(first)
+    earlier = router.utility_
+    router.partial_fit(table.X, fb, max_epochs=1)
+    assert len(router.history_.fill_stages) == 1 and router.history_.fill_stages[0] is earlier
+    expected = borrow_outcomes(
+        DoublyRobustUtility(random_state=0).fit(table.X, fb), [first.utility_], table.X, fb
+    )
+    np.testing.assert_allclose(router.history_.quality[1500:], expected.quality_)
+    # each kept row keeps its propensity, and the support counts both rounds
+    np.testing.assert_array_equal(router.history_.propensity[1500:], expected.propensity_)
+    assert router.history_.propensity.shape == (3000,)
 
 
 def test_two_rounds_missing_a_model_then_reprice(rounds, first):

@@ -21,7 +21,10 @@ from sklearn_causal_routing import (
     RegretRouter,
     SingleModelRouter,
     make_feedback,
+    overlap_diagnostics,
 )
+from sklearn_causal_routing import _policy as policy_module
+from sklearn_causal_routing.datasets import RoutingWorld
 from sklearn_causal_routing.exceptions import FallbackWarning
 
 CW = 0.25
@@ -29,7 +32,7 @@ FAST = dict(cost_weight=CW, hidden_layer_sizes=(32,), max_epochs=15, random_stat
 REPORT_FIELDS = {
     "policy_value", "best_single", "best_single_value", "gain", "gain_lcb",
     "logging_value", "logging_gain", "logging_gain_lcb", "confidence", "n_folds",
-    "fell_back", "single_values", "single_values_lcb",
+    "fell_back", "single_values", "single_values_lcb", "single_support",
 }
 
 
@@ -180,6 +183,41 @@ def test_report_fields_with_recorded_propensities(learned, world_data):
     assert r.logging_gain_lcb < r.logging_gain
     # the best single model of the (unclipped) DR check is the true best here
     assert r.best_single == world_data["test"].best_single_model(CW)[0]
+
+
+def test_report_support_is_each_models_effective_rows(learned, world_data):
+    router, _ = learned
+    r = router.fallback_report_
+    fb = world_data["logs"].feedback
+    # the check's DR terms use the logged propensities, unclipped
+    action = np.searchsorted(router.classes_, fb["action"])
+    expected = overlap_diagnostics(fb["propensity"], action, router.classes_)
+    np.testing.assert_allclose(r.single_support, expected.effective_sample_size)
+
+
+def test_a_model_with_a_few_lucky_rows_is_not_crowned(monkeypatch):
+    """Eight rows of 'tiny', all graded 1, make its outcome model predict 1 for every
+    query: its DR value and lower bound top the others with an effective sample size
+    of 8. The check compares the policy with the best supported model instead; with
+    the support rule off (threshold 0) it would have crowned 'tiny'."""
+    logs = RoutingWorld(random_state=0).sample(1500, random_state=21).log(random_state=22)
+    fb = logs.feedback.copy()
+    tiny = np.flatnonzero(fb["action"] == "tiny")
+    keep = np.ones(len(fb), dtype=bool)
+    keep[tiny[8:]] = False
+    fb["quality"][tiny[:8]] = 1.0
+    params = dict(cost_weight=0.5, hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        router = RegretRouter(**params).fit(logs.X[keep], fb[keep])
+        r = router.fallback_report_
+        t = list(router.classes_).index("tiny")
+        assert np.argmax(r.single_values_lcb) == t and r.single_support[t] == pytest.approx(8)
+        assert r.best_single != "tiny"
+        assert r.best_single == router.classes_[np.argmax(np.where(
+            r.single_support >= 30, r.single_values_lcb, -np.inf))]
+        monkeypatch.setattr(policy_module, "MIN_EFFECTIVE_SAMPLES", 0)
+        assert RegretRouter(**params).fit(logs.X[keep], fb[keep]).fallback_report_.best_single == "tiny"
 
 
 def test_report_without_recorded_propensities(world_data):
