@@ -47,7 +47,7 @@ __all__ = [
 #: ``fill_stages`` are not).
 ROW_FIELDS = (
     "X", "quality", "cost", "eval_quality", "eval_cost", "action",
-    "logged_quality", "logged_cost", "propensity", "weight", "fold", "filled",
+    "logged_quality", "logged_cost", "recorded", "propensity", "weight", "fold", "filled",
 )
 #: The (n, K) fields of ``history_``: one column per model of ``classes_``.
 MODEL_FIELDS = ("quality", "cost", "eval_quality", "eval_cost")
@@ -250,11 +250,11 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     -------
     rows : Bunch
         ``X``, ``quality``, ``cost``, ``eval_quality``, ``eval_cost``,
-        ``action``, ``logged_quality`` (NaN without logged propensities),
-        ``logged_cost``, ``propensity`` (of the logged model, as
-        ``evaluation`` weighted it), ``weight`` (ones), ``fold`` and
-        ``filled`` ((n, K) bool: the column is an outcome-model fill, not a
-        DR estimate).
+        ``action``, ``logged_quality``, ``logged_cost``, ``recorded``
+        (whether the logs recorded their propensities), ``propensity`` (of
+        the logged model, as ``evaluation`` weighted it), ``weight`` (ones),
+        ``fold`` and ``filled`` ((n, K) bool: the column is an outcome-model
+        fill, not a DR estimate).
     """
     n = X.shape[0]
     fill_q = fill_c = None
@@ -272,8 +272,6 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     logged_quality = getattr(stage, "corrected_quality_", None)
     if logged_quality is None:
         logged_quality = np.asarray(fb["quality"], dtype=np.float64)
-    if not getattr(stage, "logged_propensity_", False):
-        logged_quality = np.full(n, np.nan)
     fold = np.empty(n, dtype=np.intp)
     for k, (_, test) in enumerate(folds):
         fold[test] = k
@@ -286,6 +284,7 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
         action=encode_labels(fb["action"], classes),
         logged_quality=logged_quality,
         logged_cost=np.asarray(fb["cost"], dtype=np.float64),
+        recorded=np.full(n, bool(getattr(stage, "logged_propensity_", False))),
         propensity=np.asarray(evaluation.propensity_, dtype=np.float64),
         weight=np.ones(n),
         fold=fold,
@@ -570,8 +569,8 @@ class ContinualRouterMixin:
         on all rounds would, except that each round's utilities are
         cross-fitted within that round (the stage is not refitted on the
         pooled logs); with ``memory=0`` on those of a fit on the new logs
-        only (when they logged every model at least 30 times). The policy itself is retrained warm, so it is close to, not
-        equal to, a refit's.
+        only (when they logged every model at least 30 times). The policy
+        itself is retrained warm, so it is close to, not equal to, a refit's.
 
         Examples
         --------
@@ -624,6 +623,8 @@ class ContinualRouterMixin:
             old.filled = np.zeros(old.quality.shape, dtype=bool)
         if old.get("propensity") is None:  # kept before propensity was: unknown
             old.propensity = np.full(old.X.shape[0], np.nan)
+        if old.get("recorded") is None:  # kept when quality was NaN where not recorded
+            old.recorded = np.isfinite(old.logged_quality)
         history = Bunch(**{
             name: np.concatenate([old[name][keep], rows[name]]) for name in ROW_FIELDS
             if name != "weight"

@@ -28,7 +28,7 @@ from ._dask import (
     tree_sum,
 )
 from ._utility import DoublyRobustUtility
-from ._policy import best_supported, fallback_report
+from ._policy import fallback_report, single_bounds
 from ._nets import (
     MLPPolicy,
     RegretLoss,
@@ -248,6 +248,7 @@ def _block_check(xb, V, outcome, fold, nets, with_logged):
     routed = V[np.arange(len(V)), decisions]
     gain = routed[:, None] - V
     out = {"n": len(V), "V": V.sum(axis=0), "V2": (V**2).sum(axis=0),
+           "outcome": outcome.sum(), "outcome2": (outcome**2).sum(),
            "routed": routed.sum(), "routed2": (routed**2).sum(),
            "gain": gain.sum(axis=0), "gain2": (gain**2).sum(axis=0)}
     if with_logged:
@@ -353,12 +354,14 @@ def _fallback_check(router, X, fb, stage, trained, folds, summary, seed):
     s = tree_sum(dask, parts, _add).compute()
     z = NormalDist().inv_cdf(router.fallback_confidence)
     n = s["n"]
-    values, values_lcb = _lcb(n, s["V"], s["V2"], z)
+    values, lcb1 = _lcb(n, s["V"], s["V2"], 1.0)
     # each model's effective rows, as the overlap diagnostics count them (of the
     # propensities before clipping: where the check values clipped ones, a
-    # conservative count)
+    # conservative count); the spread of one logged outcome, as in memory
     support = np.asarray(stage.overlap_.effective_sample_size, dtype=np.float64)
-    best = best_supported(values_lcb, support)
+    spread = np.sqrt(max(s["outcome2"] / n - (s["outcome"] / n) ** 2, 0.0))
+    values_lcb = single_bounds(values, values - lcb1, support, spread, z)
+    best = int(np.argmax(values_lcb))
     gain, gain_lcb = (float(v) for v in _lcb(n, s["gain"][best], s["gain2"][best], z))
     logging = (np.nan, np.nan, np.nan)
     if with_logged:

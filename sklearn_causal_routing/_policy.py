@@ -25,57 +25,62 @@ from .utils.validation import int_seed
 __all__ = [
     "TRAINING_CONSTRAINTS",
     "PolicyRouterMixin",
-    "best_supported",
     "fallback_report",
+    "single_bounds",
     "utility_spread",
 ]
 
 
-def best_supported(values_lcb, support):
-    """Index of the single model a fallback check compares the policy with.
+def single_bounds(values, std_errors, support, spread, z):
+    """Lower confidence bounds of the single models' values, wider where support is thin.
 
-    The model with the highest lower bound ``values_lcb`` among those whose
-    ``support`` (Kish's effective sample size of the inverse-propensity
-    weights of its logged rows) is at least ``MIN_EFFECTIVE_SAMPLES``; among
-    all models when none is. A model whose value rests on a few rows of tiny
-    propensity has heavy-tailed DR terms, whose normal bound understates the
-    uncertainty: a handful of lucky rows could crown it.
+    ``values - z * se``, where ``se`` is each model's standard error
+    (``std_errors``) except for a model whose ``support`` (Kish's effective
+    sample size of the inverse-propensity weights of its logged rows) is
+    below ``MIN_EFFECTIVE_SAMPLES``: its ``se`` is at least ``spread /
+    sqrt(support)``, ``spread`` being the standard deviation of one logged
+    outcome (the logged utilities). A value that rests on a few rows of tiny
+    propensity has heavy-tailed DR terms, whose sample standard error can be
+    far too small (a handful of lucky rows, or an outcome model fitted on
+    them); it is known no better than the mean of that many outcomes.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_causal_routing._policy import best_supported
-    >>> best_supported(np.array([0.7, 0.6]), np.array([3.2, 400.0]))
-    1
-    >>> best_supported(np.array([0.7, 0.6]), np.array([3.2, 12.0]))
-    0
+    >>> from sklearn_causal_routing._policy import single_bounds
+    >>> values, se = np.array([0.75, 0.6]), np.array([0.01, 0.02])
+    >>> single_bounds(values, se, np.array([4.0, 400.0]), 0.4, 2.0).round(2)  # 0.4 / 2
+    array([0.35, 0.56])
     """
-    values_lcb = np.asarray(values_lcb, dtype=np.float64)
-    supported = np.asarray(support) >= MIN_EFFECTIVE_SAMPLES
-    if not supported.any():
-        return int(np.argmax(values_lcb))
-    return int(np.argmax(np.where(supported, values_lcb, -np.inf)))
+    values = np.asarray(values, dtype=np.float64)
+    se = np.asarray(std_errors, dtype=np.float64)
+    support = np.asarray(support, dtype=np.float64)
+    thin = support < MIN_EFFECTIVE_SAMPLES  # NaN (unknown): False
+    if np.isfinite(spread) and thin.any():
+        floor = spread / np.sqrt(np.maximum(support, np.finfo(np.float64).tiny))
+        se = np.where(thin, np.maximum(se, floor), se)
+    return values - z * se
 
 
 def fallback_report(router, best, values, values_lcb, gain, gain_lcb, policy_value,
-                    logging=(np.nan, np.nan, np.nan), support=None):
+                    logging, support):
     """The ``fallback_report_`` of a fallback check, from its estimates.
 
-    ``best`` indexes the single model compared with (:func:`best_supported`);
-    ``logging`` is ``(value, gain, gain lower bound)`` of the logging rule
-    (NaN without logged propensities); ``support``, each model's effective
-    sample size (NaN when unknown). Only the best single model decides: it is
+    ``best`` indexes the single model compared with (the best of
+    ``values_lcb``, from :func:`single_bounds`); ``logging`` is ``(value,
+    gain, gain lower bound)`` of the logging rule (NaN without logged
+    propensities); ``support``, each model's effective sample size (NaN when
+    unknown). Only the best single model decides: it is
     what the router falls back to; "not > 0" also falls back on a NaN bound.
     """
     logging_value, logging_gain, logging_gain_lcb = logging
-    k = len(router.classes_)
     return Bunch(
         policy_value=float(policy_value),
         best_single=np.asarray(router.classes_[best]).item(),
         best_single_value=float(values[best]),
         single_values=values,
         single_values_lcb=values_lcb,
-        single_support=np.full(k, np.nan) if support is None else np.asarray(support, float),
+        single_support=np.asarray(support, dtype=np.float64),
         gain=float(gain),
         gain_lcb=float(gain_lcb),
         logging_value=logging_value,

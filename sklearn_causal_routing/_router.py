@@ -16,7 +16,7 @@ from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_war
 from ._policy import (
     TRAINING_CONSTRAINTS,
     PolicyRouterMixin,
-    best_supported,
+    single_bounds,
     fallback_report,
     utility_spread,
 )
@@ -126,9 +126,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         best single model. ``"best_single"``: after training, a cross-fitted
         check (``fallback_cv`` folds) compares the policy's decisions with
         always calling the single model with the highest lower confidence
-        bound on its value among those with an effective sample size of at
-        least 30 (which may differ from the argmax of ``constant_values_``;
-        see Notes); when the doubly robust lower
+        bound on its value (which may differ from the argmax of
+        ``constant_values_``; see Notes); when the doubly robust lower
         confidence bound of the gain is not above zero, the router routes
         every query to that model (``fallback_``) and raises a
         :class:`~sklearn_causal_routing.exceptions.FallbackWarning`. With
@@ -214,9 +213,9 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         ``single_values_lcb`` (each model's value and its lower confidence
         bound; columns as ``classes_``), ``single_support`` (each model's
         effective sample size: Kish's of the inverse propensities of its
-        logged rows), ``best_single`` (the label with the highest bound
-        among models with a support of at least 30, or among all when none
-        has) and ``best_single_value``, ``gain`` (policy minus best
+        logged rows; below 30 its bound is widened, see Notes),
+        ``best_single`` (the label with the highest bound) and
+        ``best_single_value``, ``gain`` (policy minus best
         single) and ``gain_lcb`` (its lower confidence bound),
         ``logging_value``, ``logging_gain`` and ``logging_gain_lcb`` (the
         logging rule, valued on-policy by the logged utilities; NaN when the
@@ -234,15 +233,15 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         logged row: ``X``, ``quality`` and ``cost`` (the DR utilities the
         policy trains on), ``eval_quality`` and ``eval_cost`` (those the
         check values decisions with), ``action``, ``logged_quality`` and
-        ``logged_cost``, ``propensity`` (of the logged model, as the check
-        weighted it), ``weight``, ``fold`` (of the check) and
-        ``fold_policies``; ``filled`` ((n, n_models) bool: the column is an
-        outcome-model prediction, not a DR estimate, e.g. for a model added
-        by :meth:`partial_fit` on rows logged before it joined) and
+        ``logged_cost``, ``recorded`` (whether the row's propensity was
+        logged), ``propensity`` (of the logged model, as the check weighted
+        it), ``weight``, ``fold`` (of the check) and ``fold_policies``;
+        ``filled`` ((n, n_models) bool: the column is an outcome-model
+        prediction, not a DR estimate, e.g. for a model added by
+        :meth:`partial_fit` on rows logged before it joined) and
         ``fill_stages`` (earlier utility stages still needed to predict
         models the newest logs did not serve, or served fewer than 30
-        times); ``None`` with
-        ``keep_history=False``.
+        times); ``None`` with ``keep_history=False``.
     drift_report_ : Bunch or None
         The drift check of the last :meth:`partial_fit` (``None`` before
         one); see :meth:`partial_fit`.
@@ -286,12 +285,13 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
     (``ddof=1``). The best single model is
     :math:`b = \\arg\\max_t \\mathrm{LCB}(V_{\\cdot t})`, the model with the best
     lower bound on its value rather than the best mean, which on small or
-    skewed logs tends to be a rarely logged model that was lucky; for the
-    same reason the argmax runs over the models whose logged rows give an
-    effective sample size of at least 30 (``single_support``; over all
-    models when none does): the terms of a model logged a few times with
-    tiny propensities are heavy-tailed, and their normal bound is too
-    narrow. With
+    skewed logs tends to be a rarely logged model that was lucky. For the
+    same reason, where a model's logged rows give an effective sample size
+    below 30 (``single_support``), :math:`s_A / \\sqrt{n}` in its bound is
+    at least :math:`s_u / \\sqrt{\\mathrm{support}}`, :math:`s_u` the
+    standard deviation of the logged utilities: the terms of a model logged
+    a few times with tiny propensities are heavy-tailed, and their sample
+    standard deviation understates the uncertainty. With
     paired differences :math:`D_i = V_{i d_i} - V_{i b}`, the router falls
     back to :math:`b` when :math:`\\mathrm{LCB}(D) \\le 0`. The check is
     conservative: its policies see fewer rows than ``policy_``.
@@ -585,19 +585,23 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         V = rows.eval_quality - cw * rows.eval_cost
         routed = V[np.arange(n), decisions]
         z = NormalDist().inv_cdf(self.fallback_confidence)
-        values, values_lcb = np.array(
-            [mean_lcb(V[:, t], z, weight=w) for t in range(V.shape[1])]
-        ).T
+        values, se = np.array([mean_lcb(V[:, t], 1.0, weight=w) for t in range(V.shape[1])]).T
+        se = values - se
+        logged = rows.logged_quality - cw * rows.logged_cost
+        support = single_support(rows)
+        spread = np.std(logged[rows.weight > 0]) if np.all(np.isfinite(logged)) else np.nan
         # The model with the best lower bound, not the best mean: on small or
         # skewed logs, a rarely logged model's mean is the noisiest, and the
-        # largest of noisy means is biased upward (the winner's curse); and only
-        # among models with enough effective rows (best_supported).
-        support = single_support(rows)
-        best = best_supported(values_lcb, support)
+        # largest of noisy means is biased upward (the winner's curse); a bound
+        # resting on few effective rows is widened (single_bounds).
+        values_lcb = single_bounds(values, se, support, spread, z)
+        best = int(np.argmax(values_lcb))
         gain, gain_lcb = mean_lcb(routed - V[:, best], z, weight=w)
         logging = (np.nan, np.nan, np.nan)
-        logged = rows.logged_quality - cw * rows.logged_cost
-        if np.all(np.isfinite(logged)):  # NaN where a round had no logged propensities
+        recorded = rows.get("recorded")
+        if recorded is None:  # kept by an older version: NaN quality where not recorded
+            recorded = np.isfinite(logged)
+        if np.all(recorded):  # the logging rule is valued only where every round recorded
             logging = (mean_lcb(logged, z, weight=w)[0], *mean_lcb(routed - logged, z, weight=w))
         report = fallback_report(self, best, values, values_lcb, gain, gain_lcb,
                                  np.mean(routed), logging, support)

@@ -10,6 +10,7 @@ models cannot help, and which single model is best is itself uncertain.
 
 import pickle
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -23,8 +24,7 @@ from sklearn_causal_routing import (
     make_feedback,
     overlap_diagnostics,
 )
-from sklearn_causal_routing import _policy as policy_module
-from sklearn_causal_routing.datasets import RoutingWorld
+from sklearn_causal_routing._policy import single_bounds
 from sklearn_causal_routing.exceptions import FallbackWarning
 
 CW = 0.25
@@ -195,29 +195,40 @@ def test_report_support_is_each_models_effective_rows(learned, world_data):
     np.testing.assert_allclose(r.single_support, expected.effective_sample_size)
 
 
-def test_a_model_with_a_few_lucky_rows_is_not_crowned(monkeypatch):
-    """Eight rows of 'tiny', all graded 1, make its outcome model predict 1 for every
-    query: its DR value and lower bound top the others with an effective sample size
-    of 8. The check compares the policy with the best supported model instead; with
-    the support rule off (threshold 0) it would have crowned 'tiny'."""
-    logs = RoutingWorld(random_state=0).sample(1500, random_state=21).log(random_state=22)
-    fb = logs.feedback.copy()
-    tiny = np.flatnonzero(fb["action"] == "tiny")
-    keep = np.ones(len(fb), dtype=bool)
-    keep[tiny[8:]] = False
-    fb["quality"][tiny[:8]] = 1.0
-    params = dict(cost_weight=0.5, hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        router = RegretRouter(**params).fit(logs.X[keep], fb[keep])
-        r = router.fallback_report_
-        t = list(router.classes_).index("tiny")
-        assert np.argmax(r.single_values_lcb) == t and r.single_support[t] == pytest.approx(8)
-        assert r.best_single != "tiny"
-        assert r.best_single == router.classes_[np.argmax(np.where(
-            r.single_support >= 30, r.single_values_lcb, -np.inf))]
-        monkeypatch.setattr(policy_module, "MIN_EFFECTIVE_SAMPLES", 0)
-        assert RegretRouter(**params).fit(logs.X[keep], fb[keep]).fallback_report_.best_single == "tiny"
+def test_thin_support_bounds_keep_their_confidence():
+    """A model logged on 1,400 rows with propensity 0.3 and, later, only through a
+    0.0018 exploration share on 2,800 more (about 5 rows of weight 555): its DR terms
+    are heavy-tailed. With an outcome model that is off (0.8 for a true mean of 0.5),
+    the plain normal 95% bound lies above the truth in about 12% of draws; widened for
+    the thin support (effective sample size about 10), in about 5%."""
+    rng = np.random.default_rng(0)
+    draws, z, truth, mu = 2000, 1.645, 0.5, 0.8
+    p = np.r_[np.full(1400, 0.3), np.full(2800, 0.0018)]
+    logged = rng.random((draws, p.size)) < p
+    y = (rng.random((draws, p.size)) < truth).astype(float)
+    V = mu + logged * (y - mu) / p
+    mean, se = V.mean(axis=1), V.std(axis=1, ddof=1) / np.sqrt(p.size)
+    w = np.where(logged, 1 / p, 0.0)
+    support = w.sum(axis=1) ** 2 / (w**2).sum(axis=1)
+    assert np.median(support) < 30
+    plain = np.mean(mean - z * se > truth)
+    widened = np.mean(single_bounds(mean, se, support, 0.5, z) > truth)
+    assert plain > 0.09 and widened < 0.07, (plain, widened)
+
+
+def test_the_check_widens_the_bounds_of_thinly_supported_models(learned):
+    router, _ = learned
+    r = router.fallback_report_
+    rows = router.history_
+    V = rows.eval_quality - CW * rows.eval_cost
+    se = np.array([np.std(V[:, t], ddof=1) for t in range(V.shape[1])]) / np.sqrt(len(V))
+    spread = np.std(rows.logged_quality - CW * rows.logged_cost)
+    z = NormalDist().inv_cdf(router.fallback_confidence)
+    expected = single_bounds(r.single_values, se, r.single_support, spread, z)
+    np.testing.assert_allclose(r.single_values_lcb, expected)
+    # with every model supported here, they are the plain normal bounds
+    assert (r.single_support >= 30).all()
+    np.testing.assert_allclose(r.single_values_lcb, r.single_values - z * se)
 
 
 def test_report_without_recorded_propensities(world_data):
