@@ -8,6 +8,7 @@ drift, cross-fit the utility stage on them, retrain the policy warm on the kept
 and the new utilities); :func:`new_round` is the per-row record those keep.
 """
 
+import copy
 import numbers
 import warnings
 from statistics import NormalDist
@@ -297,11 +298,28 @@ def _rescaled_stage(stage, scale, classes):
     return stage.rescale_cost(scale[encode_labels(stage.classes_, classes)])
 
 
+#: The fitted arrays of a utility stage (and of IntegrativeUtility) with one
+#: entry per row it was fitted on. A stage kept in ``fill_stages`` only predicts
+#: outcomes: it keeps none of them (with a million rows a day, they are GBs).
+ROW_ARRAYS = (
+    "quality_", "cost_", "outcome_quality_", "outcome_cost_", "propensity_",
+    "corrected_quality_", "gold_propensity_",
+)
+
+
+def _without_rows(stage):
+    """A shallow copy of fitted ``stage`` without its ``ROW_ARRAYS``."""
+    out = copy.copy(stage)
+    for name in ROW_ARRAYS:
+        out.__dict__.pop(name, None)
+    return out
+
+
 def _needed(stages, classes, newest):
     """The ``stages`` (newest first) that predict some model of ``classes`` for
-    an update after ``newest`` (:func:`outcome_sources`)."""
+    an update after ``newest`` (:func:`outcome_sources`), without their rows."""
     sources = outcome_sources([newest, *stages], classes)
-    return [s for s in stages if any(src is s for src in sources)]
+    return [_without_rows(s) for s in stages if any(src is s for src in sources)]
 
 
 class ContinualRouterMixin:

@@ -241,7 +241,8 @@ class RegretRouter(ContinualRouterMixin, RouterMixin, PolicyRouterMixin, BaseEst
         :meth:`partial_fit` on rows logged before it joined) and
         ``fill_stages`` (earlier utility stages still needed to predict
         models the newest logs did not serve, or served fewer than 30
-        times); ``None`` with ``keep_history=False``.
+        times; kept without their per-row arrays); ``None`` with
+        ``keep_history=False``.
     drift_report_ : Bunch or None
         The drift check of the last :meth:`partial_fit` (``None`` before
         one); see :meth:`partial_fit`.

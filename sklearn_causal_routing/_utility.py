@@ -642,7 +642,8 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
         of model ``classes_[k]`` are multiplied by ``scale[k]``; quality,
         propensities and the outcome models themselves are untouched. This
         stage is left as it is (its arrays may be shared, read-only, with the
-        in-process cache).
+        in-process cache); cost arrays it does not hold (a stage a router
+        keeps only to predict outcomes) stay absent.
 
         The result equals a refit on logs whose costs of each model were
         multiplied by its factor (up to rounding) when the cost outcome
@@ -690,8 +691,9 @@ class DoublyRobustUtility(NestedDefaultsMixin, TransformerMixin, BaseEstimator):
                 f"columns as classes_={self.classes_.tolist()}); got {scale.tolist()!r}."
             )
         stage = copy.copy(self)
-        stage.cost_ = self.cost_ * scale
-        stage.outcome_cost_ = self.outcome_cost_ * scale
+        for name in ("cost_", "outcome_cost_"):  # absent from a stage kept without rows
+            if hasattr(self, name):
+                setattr(stage, name, getattr(self, name) * scale)
         previous = getattr(self, "cost_scale_", None)
         stage.cost_scale_ = scale if previous is None else previous * scale
         return stage

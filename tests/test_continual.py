@@ -443,7 +443,12 @@ def test_partial_fit_keeps_the_stage_it_borrows_from(rounds, world, first):
     router = copy.deepcopy(first)
     earlier = router.utility_
     router.partial_fit(table.X, fb, max_epochs=1)
-    assert len(router.history_.fill_stages) == 1 and router.history_.fill_stages[0] is earlier
+    # kept without its per-row arrays: it only predicts outcomes from now on
+    kept, = router.history_.fill_stages
+    assert kept.outcome_models_ is earlier.outcome_models_ and not hasattr(kept, "quality_")
+    assert len(pickle.dumps(kept)) < len(pickle.dumps(earlier)) / 3
+    np.testing.assert_array_equal(kept.predict_outcomes(table.X[:5])[1],
+                                  earlier.predict_outcomes(table.X[:5])[1])
     expected = borrow_outcomes(
         DoublyRobustUtility(random_state=0).fit(table.X, fb), [first.utility_], table.X, fb
     )
