@@ -16,7 +16,6 @@ from sklearn.linear_model import RidgeCV
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import get_tags
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted
 
 from ._feedback import check_logs
 from ._pooled import is_pooled
