@@ -191,6 +191,9 @@ def test_router_on_dask_is_as_good_as_in_memory(world, dask_router):
 
     assert dask_router.history_ is None and dask_router.fallback_report_ is not None
     assert dask_router.fallback_report_.best_single == memory.fallback_report_.best_single
+    # each model's support: the same effective sample size of the logged propensities
+    np.testing.assert_allclose(dask_router.fallback_report_.single_support,
+                               memory.fallback_report_.single_support)
     assert value(dask_router) == pytest.approx(value(memory), abs=0.02)
     # the world has routing signal: the check keeps both policies, which beat the best
     # single model; their reference values (one standard error) agree
