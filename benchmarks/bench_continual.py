@@ -22,7 +22,8 @@ scratch on all logs so far, a router never updated, the best single model of the
 day's pool (in hindsight, chosen anew each day) and the per-query oracle; cumulatively
 also routing everything, all along, to the best model of the initial pool (in
 hindsight). Update times are wall seconds of the update calls, measured in the same
-run.
+run. The report also says what the continual and the refit router routed each day
+with: a model they fell back to, or their policy.
 
 Run from the repository root::
 
@@ -120,6 +121,7 @@ def run(args):
     daily = {n: [] for n in names}
     times = {"continual": [], "refit from scratch": []}
     events = []
+    routed = []  # per day: what the continual and the refit router routed with
     all_logs = []  # (X, feedback, day) of every day so far, costs at their day's prices
     cost_scale = {}
     pool = list(initial_pool)
@@ -156,8 +158,8 @@ def run(args):
         day = _sub_table(table, days[d], pool, cost_scale)
         truth = day.utility(cw)
         # what each router routes with today: one model (it fell back) or its policy
-        state = ", ".join(f"{name} with {getattr(r, 'fallback_', None) or 'its policy'}"
-                          for name, r in (("continual", continual), ("refit", refit)))
+        routed.append([getattr(r, "fallback_", None) or "its policy" for r in (continual, refit)])
+        state = f"continual with {routed[-1][0]}, refit with {routed[-1][1]}"
         # score today's decisions (every router routes among today's pool)
         for name, router in (("continual", continual), ("refit from scratch", refit),
                              ("never updated", frozen)):
@@ -191,15 +193,17 @@ def run(args):
     rows = []
     for i in range(len(daily["oracle"])):
         rows.append([f"{i + 1}"] + [f"{daily[n][i]:.4f}" for n in names]
-                    + [f"{times['continual'][i]:.1f}", f"{times['refit from scratch'][i]:.1f}"])
+                    + [f"{times['continual'][i]:.1f}", f"{times['refit from scratch'][i]:.1f}"]
+                    + routed[i])
     rows.append(["mean"] + [f"{np.mean(daily[n]):.4f}" for n in names]
                 + [f"{np.mean(times['continual']):.1f}",
-                   f"{np.mean(times['refit from scratch']):.1f}"])
+                   f"{np.mean(times['refit from scratch']):.1f}", "", ""])
     lines = [
         f"# Continual routing on {args.table} ({args.days} days x {args.per_day} queries, "
         f"cost weight {cw:g})", "",
         *[f"- {e}" for e in events], "",
-        md_table(["day"] + names + ["continual update (s)", "refit (s)"], rows), "",
+        md_table(["day"] + names + ["continual update (s)", "refit (s)",
+                                    "continual routed with", "refit routed with"], rows), "",
     ]
     after = slice(args.new_model_day - 1, None)
     gap = np.array(daily["refit from scratch"][after]) - np.array(daily["continual"][after])
