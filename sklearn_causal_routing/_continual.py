@@ -20,7 +20,7 @@ from sklearn.utils import Bunch
 from ._feedback import resolve_feedback
 from ._nets import grow_outputs
 from ._policy import utility_spread
-from ._utility import with_outcome_columns
+from ._utility import logged_quality, with_outcome_columns
 from .exceptions import DriftWarning
 from .metrics import evaluate_policy
 from .utils._stats import kish_ess, mean_lcb
@@ -127,26 +127,29 @@ def outcome_fill(stages, X, classes):
     return quality, cost
 
 
-def borrow_outcomes(stage, earlier, X, fb):
-    """``stage`` with its rarely logged models' outcome models taken from ``earlier``.
+def borrow_outcomes(stages, earlier, X, fb):
+    """``stages`` with their rarely logged models' outcome models taken from ``earlier``.
 
-    A model that the new logs served fewer than ``WELL_LOGGED`` times gets,
-    on the new rows, the outcome-model predictions of the newest of
-    ``earlier`` (fitted stages, newest first) that logged it at least that
-    often, and its DR estimates recomputed with them
+    ``stages`` are fitted on the same logs with the same outcome models (a
+    stage, and the unclipped twin the check values decisions with). A model
+    that those logs served fewer than ``WELL_LOGGED`` times gets, on their
+    rows, the outcome-model predictions of the newest of ``earlier`` (fitted
+    stages, newest first) that logged it at least that often, predicted once
+    for every stage, and its DR estimates recomputed with them
     (:func:`~sklearn_causal_routing._utility.with_outcome_columns`). Those
     models never saw the new rows, so this is still cross-fitting; the
     estimates stay unbiased and, where the new rows' own outcome model is the
     mean of a handful of rows, their variance drops (a rarely logged model's
-    rows carry the largest weights). Returns ``stage`` itself when no model
-    is borrowed for.
+    rows carry the largest weights). Returns a list, one stage per stage
+    (``stages`` as they are when no model is borrowed for).
     """
-    sources = outcome_sources([stage, *earlier], stage.classes_)
-    cols = np.flatnonzero([s is not stage for s in sources])
+    first = stages[0]
+    sources = outcome_sources([first, *earlier], first.classes_)
+    cols = np.flatnonzero([s is not first for s in sources])
     if not cols.size:
-        return stage
-    quality, cost = outcome_fill(earlier, X, stage.classes_[cols])
-    return with_outcome_columns(stage, cols, quality, cost, fb)
+        return list(stages)
+    quality, cost = outcome_fill(earlier, X, first.classes_[cols])
+    return [with_outcome_columns(stage, cols, quality, cost, fb) for stage in stages]
 
 
 def pessimism_penalty(U, filled, weight, z):
@@ -270,9 +273,6 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
     else:
         eval_quality = _columns(evaluation, "quality_", classes, fill_q)
         eval_cost = _columns(evaluation, "cost_", classes, fill_c)
-    logged_quality = getattr(stage, "corrected_quality_", None)
-    if logged_quality is None:
-        logged_quality = np.asarray(fb["quality"], dtype=np.float64)
     fold = np.empty(n, dtype=np.intp)
     for k, (_, test) in enumerate(folds):
         fold[test] = k
@@ -283,7 +283,7 @@ def new_round(X, fb, stage, evaluation, folds, classes, previous=None):
         eval_quality=eval_quality,
         eval_cost=eval_cost,
         action=encode_labels(fb["action"], classes),
-        logged_quality=logged_quality,
+        logged_quality=logged_quality(stage, fb),
         logged_cost=np.asarray(fb["cost"], dtype=np.float64),
         recorded=np.full(n, bool(getattr(stage, "logged_propensity_", False))),
         propensity=np.asarray(evaluation.propensity_, dtype=np.float64),
@@ -624,15 +624,16 @@ class ContinualRouterMixin:
         seed = int_seed(self.random_state)
         old = self.history_
         fill_stages = [self.utility_, *old.get("fill_stages", [])]
-        stage = borrow_outcomes(self._fit_utility(X, fb, self.cost_weight), fill_stages, X, fb)
+        stage = self.utility_ = self._fit_utility(X, fb, self.cost_weight)
+        # as in fit: without the check nothing values decisions, no unclipped stage
+        evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
+        twins = borrow_outcomes([stage] if evaluation is stage else [stage, evaluation],
+                                fill_stages, X, fb)
+        stage, evaluation = twins[0], twins[-1]
         self.utility_ = stage
         if unknown.size:
             self._add_models(unknown, stage)
         folds = crossfit_splits(self.fallback_cv, X, [], seed, name="fallback_cv")
-        # as in fit: without the check nothing values decisions, no unclipped stage
-        evaluation = stage if self.fallback is None else self._evaluation_stage(X, fb)
-        if evaluation is not stage:
-            evaluation = borrow_outcomes(evaluation, fill_stages, X, fb)
         rows = new_round(X, fb, stage, evaluation, folds, self.classes_, fill_stages)
         rows.X = np.asarray(X, dtype=np.float32)
         weight = old.weight * self.memory

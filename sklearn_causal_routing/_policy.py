@@ -70,8 +70,8 @@ def fallback_report(router, best, values, values_lcb, gain, gain_lcb, policy_val
     ``values_lcb``, from :func:`single_bounds`); ``logging`` is ``(value,
     gain, gain lower bound)`` of the logging rule (NaN without logged
     propensities); ``support``, each model's effective sample size (NaN when
-    unknown). Only the best single model decides: it is
-    what the router falls back to; "not > 0" also falls back on a NaN bound.
+    unknown). Only the best single model decides: it is what the router falls
+    back to; "not > 0" also falls back on a NaN bound.
     """
     logging_value, logging_gain, logging_gain_lcb = logging
     return Bunch(

@@ -16,8 +16,8 @@ from ._nets import MLPPolicy, RegretLoss, build_policy_net, fit_net, fit_net_war
 from ._policy import (
     TRAINING_CONSTRAINTS,
     PolicyRouterMixin,
-    single_bounds,
     fallback_report,
+    single_bounds,
     utility_spread,
 )
 from ._feedback import check_logs

@@ -777,6 +777,13 @@ def _without_n_jobs(value):
     return value
 
 
+def logged_quality(stage, fb):
+    """The logged quality fitted ``stage``'s DR estimates use, from ``fb``: the
+    judge-corrected one of an IntegrativeUtility, else the feedback's."""
+    corrected = getattr(stage, "corrected_quality_", None)
+    return np.asarray(fb["quality"], dtype=np.float64) if corrected is None else corrected
+
+
 def with_outcome_columns(stage, columns, quality, cost, fb):
     """A copy of fitted ``stage`` with other outcome predictions for some models.
 
@@ -794,10 +801,9 @@ def with_outcome_columns(stage, columns, quality, cost, fb):
     out.outcome_cost_ = stage.outcome_cost_.copy()
     out.outcome_quality_[:, columns] = quality
     out.outcome_cost_[:, columns] = cost
-    logged_q = getattr(stage, "corrected_quality_", None)
-    if logged_q is None:
-        logged_q = np.asarray(fb["quality"], dtype=np.float64)
-    out.quality_ = stage._combine(out.outcome_quality_, logged_q, action, stage.propensity_)
+    out.quality_ = stage._combine(
+        out.outcome_quality_, logged_quality(stage, fb), action, stage.propensity_
+    )
     out.cost_ = stage._combine(
         out.outcome_cost_, np.asarray(fb["cost"], dtype=np.float64), action, stage.propensity_
     )

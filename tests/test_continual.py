@@ -426,7 +426,7 @@ def test_a_rarely_logged_model_borrows_an_earlier_outcome_model(world, first):
     for seed in range(10):
         fb = _own_traffic(table, "small", 0.01, seed)
         stage = DoublyRobustUtility(random_state=0).fit(table.X, fb)
-        borrowed = borrow_outcomes(stage, [first.utility_], table.X, fb)
+        borrowed, = borrow_outcomes([stage], [first.utility_], table.X, fb)
         for name, s in (("own", stage), ("borrowed", borrowed)):
             errors[name].append(np.mean(s.utilities(CW)[:, 0]) - truth)
         # only large's (and medium's and tiny's) columns changed, from the earlier stage
@@ -449,8 +449,8 @@ def test_partial_fit_keeps_the_stage_it_borrows_from(rounds, world, first):
     assert len(pickle.dumps(kept)) < len(pickle.dumps(earlier)) / 3
     np.testing.assert_array_equal(kept.predict_outcomes(table.X[:5])[1],
                                   earlier.predict_outcomes(table.X[:5])[1])
-    expected = borrow_outcomes(
-        DoublyRobustUtility(random_state=0).fit(table.X, fb), [first.utility_], table.X, fb
+    expected, = borrow_outcomes(
+        [DoublyRobustUtility(random_state=0).fit(table.X, fb)], [first.utility_], table.X, fb
     )
     np.testing.assert_allclose(router.history_.quality[1500:], expected.quality_)
     # each kept row keeps its propensity, and the support counts both rounds
