@@ -17,6 +17,8 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
+#: The shared data folder beside the repository (not shipped with the project).
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 _T0 = time.perf_counter()
 _LIMITER = None  # keeps a threadpoolctl limit alive for the whole run
@@ -141,6 +143,17 @@ def load_now():
         return "{:.2f}".format(os.getloadavg()[0])
     except OSError:  # pragma: no cover
         return "n/a"
+
+
+def load_shared_table(stem, data_dir=SHARED_DATA):
+    """The real table ``<stem>.parquet`` of the shared data folder with its MiniLM
+    embeddings, or ``None`` when either file is absent (the caller says it skips)."""
+    from sklearn_causal_routing.datasets import load_routing_table
+
+    path, emb = Path(data_dir) / f"{stem}.parquet", Path(data_dir) / f"{stem}_minilm.npy"
+    if not (path.is_file() and emb.is_file()):
+        return None
+    return load_routing_table(path, embeddings=emb)
 
 
 def md_table(headers, rows, align=None):

@@ -39,19 +39,18 @@ import time
 import warnings
 
 import numpy as np
-from _common import REPO_ROOT, emit, environment_lines, md_table, parser, progress, set_threads
+from _common import (
+    SHARED_DATA,
+    emit,
+    environment_lines,
+    load_shared_table,
+    md_table,
+    parser,
+    progress,
+    set_threads,
+)
 
 NAME = "bench_continual"
-DATA = REPO_ROOT.parent / "shared" / "data"
-
-
-def _load(name="mmlu_pro"):
-    from sklearn_causal_routing.datasets import load_routing_table
-
-    path, emb = DATA / f"{name}.parquet", DATA / f"{name}_minilm.npy"
-    if not (path.is_file() and emb.is_file()):
-        return None
-    return load_routing_table(path, embeddings=emb)
 
 
 def _sub_table(table, rows, models, cost_scale):
@@ -97,9 +96,9 @@ def _logged(day_table, routes):
 
 
 def run(args):
-    table = _load(args.table)
+    table = load_shared_table(args.table)
     if table is None:
-        return [f"skipped: the {args.table} table is not available under {DATA} "
+        return [f"skipped: the {args.table} table is not available under {SHARED_DATA} "
                 "(it is not shipped with the project)"]
     rng = np.random.default_rng(args.seed)
     models = [str(m) for m in table.models]
@@ -250,7 +249,7 @@ def main(argv=None):
         args.days, args.per_day, args.new_model_day, args.price_day = 5, 600, 2, 3
     set_threads(args.threads)
     if args.cost_weight is None:
-        table = _load(args.table)
+        table = load_shared_table(args.table)
         if table is not None:
             from sklearn_causal_routing.experiments import cost_weight_grid
 

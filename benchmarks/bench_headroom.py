@@ -48,6 +48,7 @@ from _common import (
     REPO_ROOT,
     emit,
     environment_lines,
+    load_shared_table,
     md_table,
     parser,
     progress,
@@ -180,17 +181,6 @@ def _single_section(tables, seeds):
                      "full-information choice vs hindsight (± s.e.)", "per seed"], rows)
 
 
-def _load(data_dir, stem):
-    """A real table of the shared data folder, or None (with a message) when absent."""
-    from sklearn_causal_routing.datasets import load_routing_table
-
-    path, emb = data_dir / f"{stem}.parquet", data_dir / f"{stem}_minilm.npy"
-    if not (path.is_file() and emb.is_file()):
-        progress(f"skipped ({stem}): {path.name} and {emb.name} are not available")
-        return None
-    return load_routing_table(path, embeddings=emb)
-
-
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0], NAME)
     p.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".." / "shared" / "data",
@@ -235,7 +225,7 @@ def main(argv=None):
         if args.table == "routerbench_subset":
             label, table = "RouterBench subset", rb
         else:
-            label, table = "MMLU-Pro", _load(args.data_dir, args.table)
+            label, table = "MMLU-Pro", load_shared_table(args.table, args.data_dir)
         out.append(f"\n## Headroom on {label}\n")
         if table is None:
             out.append(f"skipped: {label} is not available under {args.data_dir}.")
@@ -244,12 +234,14 @@ def main(argv=None):
                                          network_runs.get(label)))
     if args.section in ("single", "all"):
         tables = {"RouterBench subset": rb,
-                  "MMLU-Pro": _load(args.data_dir, "mmlu_pro")}
-        tables = {k: v for k, v in tables.items() if v is not None}
+                  "MMLU-Pro": load_shared_table("mmlu_pro", args.data_dir)}
         out.append("\n## Choosing the single model: the best any choice from the train "
                    "queries can do\n")
-        out.append(_single_section(tables, args.seeds) if tables else
-                   f"skipped: no real table is available under {args.data_dir}.")
+        out += [f"skipped: {k} is not available under {args.data_dir}.\n"
+                for k, v in tables.items() if v is None]
+        tables = {k: v for k, v in tables.items() if v is not None}
+        if tables:
+            out.append(_single_section(tables, args.seeds))
     out.append(f"\nTotal run {time.perf_counter() - t_start:.0f} s.")
     emit("\n".join(out), args, NAME)
     return 0

@@ -37,7 +37,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO_ROOT, emit, environment_lines, md_table, parser, progress, set_threads
+from _common import (
+    SHARED_DATA,
+    emit,
+    environment_lines,
+    load_shared_table,
+    md_table,
+    parser,
+    progress,
+    set_threads,
+)
 
 NAME = "bench_policy_training"
 
@@ -82,7 +91,7 @@ def _per_group_decisions(test, test_group, logs, logs_group, models, w, truth=Fa
 
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0], NAME)
-    p.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".." / "shared" / "data")
+    p.add_argument("--data-dir", type=Path, default=SHARED_DATA)
     p.add_argument("--table", choices=("mmlu_pro", "routerbench_subset"), default="mmlu_pro")
     p.add_argument("--size", type=int, default=100000, help="logged queries per draw")
     p.add_argument("--draws", type=int, nargs="+", default=[11, 21, 31, 41, 51],
@@ -92,22 +101,21 @@ def main(argv=None):
         args.size, args.draws = 10000, args.draws[:1]
     threads = set_threads(args.threads, args.omp_passive)
 
-    path = args.data_dir / f"{args.table}.parquet"
-    emb = args.data_dir / f"{args.table}_minilm.npy"
-    if not (path.is_file() and emb.is_file()):
-        print(f"skipped: {path.name} and {emb.name} are not available under {args.data_dir} "
-              "(the shared data is not shipped with the project)")
+    table = load_shared_table(args.table, args.data_dir)
+    if table is None:
+        print(f"skipped: {args.table} is not available under {args.data_dir} (the shared "
+              "data is not shipped with the project)")
         return 0
 
     from sklearn.cluster import KMeans
 
     from sklearn_causal_routing import RegretRouter
-    from sklearn_causal_routing.datasets import SemiSyntheticWorld, load_routing_table
+    from sklearn_causal_routing.datasets import SemiSyntheticWorld
     from sklearn_causal_routing.experiments import cost_weight_grid
     from sklearn_causal_routing.experiments._runner import FullFeedbackRouter
 
     t_start = time.perf_counter()
-    world = SemiSyntheticWorld().fit(load_routing_table(path, embeddings=emb))
+    world = SemiSyntheticWorld().fit(table)
     test = world.sample(20000, random_state=0)
     w = cost_weight_grid(test, 3)[1]
     models = np.asarray(world.models_)
