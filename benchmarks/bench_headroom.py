@@ -161,6 +161,7 @@ def _single_section(tables, seeds):
 
     rows = []
     for label, table in tables.items():
+        grid = cost_weight_grid(_split(table, seeds[0])[0], 5)  # the runner's grid
         for name in ("main", "logs-30", "logs-10"):
             diffs, n_train = [], 0
             for seed in seeds:
@@ -168,7 +169,7 @@ def _single_section(tables, seeds):
                 train, _ = _simulate_logs(train_full, SCENARIOS[name], seed)
                 n_train = train.n_samples
                 diff = []
-                for w in cost_weight_grid(train_full, 5):
+                for w in grid:
                     pick = train.best_single_model(w)[0]
                     value = test.value(np.full(test.n_samples, pick), w)
                     diff.append(value - test.best_single_model(w)[1])
